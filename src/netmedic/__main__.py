@@ -1,0 +1,5 @@
+import sys
+
+from netmedic.cli import main
+
+sys.exit(main())
