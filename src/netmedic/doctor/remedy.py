@@ -1,4 +1,4 @@
-"""Apply a Finding's ``remedy`` to whatever can take it: one generic mechanism, no per-scenario code.
+"""Apply a Finding's ``remedy`` to whatever can take it: one generic mechanism, no per-case code.
 
 A remedy is ``{"action": NAME, **arguments}`` with NAME in
 :data:`~netmedic.doctor.finding.REMEDY_ACTIONS`. :func:`apply_remedy` calls the *target's method
@@ -15,7 +15,7 @@ action                  arguments
 ``set_lr``              ``lr`` (the new value) or ``factor`` (a multiplier)
 ``clip_grad_norm``      ``max_norm`` (global L2 norm, as in PyTorch's ``clip_grad_norm_``)
 ``set_init``            ``init`` (a name of :mod:`netmedic.nn.init`, e.g. ``"he_normal"``)
-``normalize_inputs``    ``normalize`` (``"unit"`` or ``"standard"``, as ``--normalize``)
+``normalize_inputs``    ``mode`` (``"unit"`` or ``"standard"``, as ``--normalize``)
 ``set_activation``      ``activation`` (``"relu"``, ``"tanh"``...)
 ``set_loss``            ``loss`` (``"cross_entropy"``...)
 ``add_normalization``   ``where`` (the layer), optional
@@ -155,8 +155,8 @@ class ConfigEditor:
     def set_init(self, init: str) -> None:
         self._set("init", init)
 
-    def normalize_inputs(self, normalize: str = "unit") -> None:
-        self._set("normalize", normalize)
+    def normalize_inputs(self, mode: str = "unit") -> None:
+        self._set("normalize", mode)
 
     def set_activation(self, activation: str) -> None:
         self._set("activation", activation)

@@ -86,7 +86,7 @@ class Sigmoid(_Activation):
     saturation = "sigmoid"
 
     def _forward(self, x, out):
-        with np.errstate(over="ignore"):  # exp(-x) = inf for x << 0 gives exactly 0, as it should
+        with np.errstate(over="ignore", under="ignore"):  # exp(-x) = inf for x << 0: exactly 0
             np.negative(x, out=out)
             np.exp(out, out=out)
         out += 1
