@@ -74,10 +74,10 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
 def http_mirror(tmp_path: Path) -> Iterator[Callable[[str], str]]:
     """Serve ``tmp_path / "www"`` on 127.0.0.1 (port 0); ``url(sub)`` gives a base URL."""
     root = tmp_path / "www"
-    root.mkdir()
+    root.mkdir(exist_ok=True)
     handler = functools.partial(_QuietHandler, directory=str(root))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     port = server.server_address[1]
     try:

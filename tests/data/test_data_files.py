@@ -213,3 +213,13 @@ def test_nonexistent_path(tmp_path):
     msg = str(err.value)
     assert str(path) in msg and "no such file or folder" in msg
     assert "mnist-mini, mnist, fashion-mnist" in msg
+
+
+def test_gzipped_csv(tmp_path):
+    import gzip
+
+    path = tmp_path / "train.csv.gz"
+    rows = [f"{i % 3},{i},{2 * i}" for i in range(30)]
+    path.write_bytes(gzip.compress(("label,a,b\n" + "\n".join(rows)).encode()))
+    ds = load(str(path))
+    assert len(ds.x_train) + len(ds.x_test) == 30 and ds.num_classes == 3

@@ -185,3 +185,10 @@ def test_stratified_split_exact_sizes_and_proportions():
     assert sorted(np.concatenate([train, test]).tolist()) == list(range(100))
     counts = np.bincount(y[test], minlength=3)
     assert np.all(np.abs(counts - np.array([50, 33, 17]) * 0.25) < 1)
+
+
+def test_one_hot_width_sets_num_classes_when_last_class_absent(tmp_path):
+    a = _base()
+    a["y_train"] = np.eye(5)[a["y_train"]]  # 5 columns, class 4 never used
+    a["y_test"] = np.eye(5)[a["y_test"]]
+    assert load(_save(tmp_path, **a)).num_classes == 5

@@ -139,8 +139,7 @@ def test_a_nan_run_is_rolled_back_with_a_lower_lr_and_recovers():
 
 
 def test_non_finite_gradients_are_skipped_and_leave_the_parameters_alone():
-    run, guard = MLPRun(lr=0.5), Guard()
-    before = {}
+    run, before = MLPRun(lr=0.5), {}
 
     class Spy(Guard):
         def before_update(self, step, loss, grad_norm, control):
@@ -148,7 +147,9 @@ def test_non_finite_gradients_are_skipped_and_leave_the_parameters_alone():
             return super().before_update(step, loss, grad_norm, control)
 
     guard = Spy()
-    log = train(run, guard, 40, nan_grad_at={10, 11})
+    # the doctor's finding about step 10's NaN gradients: the skip already dealt with them
+    nonfinite = finding("nonfinite", "error", 10, {"action": "clip_grad_norm"}, where="dW1")
+    log = train(run, guard, 40, nan_grad_at={10, 11}, findings_at={10: [nonfinite]})
     assert guard.actions == [
         {"step": 10, "action": "skip_step",
          "reason": "gradient norm is nan at step 10: update skipped (1/20)"},

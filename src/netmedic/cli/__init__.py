@@ -41,7 +41,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.run(args))
     except NetmedicError as err:
-        Console(stderr=True, highlight=False).print(f"[bold red]netmedic {args.command}:[/] {err}")
+        Console(stderr=True, highlight=False).print(
+            f"[bold red]netmedic {args.command}:[/] {err}", soft_wrap=True, markup=True
+        )
         return err.exit_code
     except KeyboardInterrupt:
         Console(stderr=True).print("interrupted")

@@ -12,6 +12,7 @@ import hashlib
 import http.client
 import os
 import tempfile
+import urllib.error
 import urllib.request
 import zlib
 from collections.abc import Iterator, Sequence
@@ -67,7 +68,7 @@ def fetch(
         except _ChecksumMismatch as err:
             failures.append(f"{url}: {err} (deleted, not cached)")
         except (OSError, ValueError, http.client.HTTPException) as err:  # URLError is an OSError
-            failures.append(f"{url}: {getattr(err, 'reason', None) or err}")
+            failures.append(f"{url}: {_describe(err)}")
     raise DownloadError(
         f"{dataset}: could not download {remote.filename}. Tried: " + "; ".join(failures) + ". "
         "Check your connection and try again, point NETMEDIC_MIRROR at another mirror, or "
@@ -77,6 +78,12 @@ def fetch(
 
 class _ChecksumMismatch(Exception):
     pass
+
+
+def _describe(err: Exception) -> str:
+    if isinstance(err, urllib.error.HTTPError):
+        return f"HTTP {err.code} {err.reason}"
+    return str(getattr(err, "reason", None) or err)
 
 
 def _stream_verified(url: str, remote: RemoteFile, dest: Path, *, progress: bool) -> None:

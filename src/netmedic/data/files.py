@@ -6,6 +6,7 @@ Each reader returns :class:`RawSplits`: the arrays as found (``x_test``/``y_test
 
 from __future__ import annotations
 
+import gzip
 import re
 import warnings
 import zipfile
@@ -150,7 +151,7 @@ def _choose_keys(keys: list[str], path: Path, groups: list[str] | None = None) -
 
 
 def read_csv(path: Path) -> RawSplits:
-    """Read a CSV with the label in the first column (``mnist_train.csv``); header skipped.
+    """Read a CSV (or ``.csv.gz``) with the label in the first column; a header row is skipped.
 
     Pixel-like values (integers in 0 … 255) come back as uint8, anything else as float64. When
     ``path``'s name contains ``train`` and the same name with ``test`` exists beside it, that
@@ -178,21 +179,24 @@ def _test_partner(path: Path) -> Path | None:
 
 
 def _read_label_first_csv(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    with open(path, encoding="utf-8", errors="replace") as f:
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    with opener(path, "rt", encoding="utf-8", errors="replace") as f:
         first = f.readline()
         second = f.readline()
     delimiter = next((d for d in (",", ";", "\t") if d in first), None)
     cells = [c.strip().strip('"') for c in first.strip().split(delimiter)]
     has_header = not all(_is_number(c) for c in cells)
     if not first.strip() or (has_header and not second.strip()):
-        raise BadInputError(f"{path}: the CSV file holds no data rows; expected label,x1,x2,… rows.")
+        raise BadInputError(
+            f"{path}: the CSV file holds no data rows; expected rows of label,x1,x2,…"
+        )
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # numpy warns on trailing empty lines
             table = np.loadtxt(
                 path, delimiter=delimiter, skiprows=int(has_header), ndmin=2, dtype=np.float64
             )
-    except ValueError as err:
+    except (ValueError, EOFError, OSError) as err:
         raise BadInputError(
             f"{path}: not a numeric CSV ({err}). Expected a header row or none, then rows of "
             "numbers with the label first (the mnist_train.csv layout), all rows the same length."

@@ -72,12 +72,12 @@ def load_path(path: Path, *, seed: int = 0) -> Dataset:
     elif _is_idx_name(path):
         raw = files.read_idx_folder(path.parent)
         path = path.parent
-    elif path.suffix.lower() in READERS:
-        raw = READERS[path.suffix.lower()](path)
+    elif _suffix(path) in READERS:
+        raw = READERS[_suffix(path)](path)
     else:
         raise BadInputError(
             f"{path}: unknown file type {path.suffix or '(no extension)'!r}. netmedic reads "
-            ".npz, .h5/.hdf5, .csv (label in the first column), IDX files (*-ubyte[.gz]) or a "
+            ".npz, .h5/.hdf5, .csv[.gz] (label in the first column), IDX files (*-ubyte[.gz]) or a "
             "folder holding the four MNIST-style IDX files. Convert it, e.g. np.savez(...)."
         )
     return build_dataset(
@@ -102,6 +102,11 @@ def _load_named(
         raw.x_train, raw.y_train, raw.x_test, raw.y_test, name=spec.name, source=source,
         num_classes=spec.num_classes, class_names=spec.class_names,
     )
+
+
+def _suffix(path: Path) -> str:
+    """``.csv`` for ``data.csv.gz`` (NumPy reads gzipped text), else the lower-case suffix."""
+    return ".csv" if path.name.lower().endswith(".csv.gz") else path.suffix.lower()
 
 
 def _is_idx_name(path: Path) -> bool:

@@ -122,7 +122,8 @@ def candidate_dirs(spec: NamedDataset, data_dir: Path | None) -> list[tuple[Path
         dirs.append((data_dir, "--data-dir"))
         dirs.append((data_dir / spec.name, "--data-dir"))
         if spec.torchvision_name:
-            dirs.append((data_dir / spec.torchvision_name / "raw", "--data-dir, torchvision layout"))
+            torchvision = data_dir / spec.torchvision_name / "raw"
+            dirs.append((torchvision, "--data-dir, torchvision layout"))
     dirs.append((cache_dir(spec.name), "netmedic's cache"))
     if spec.debian_package:
         dirs.append((DEBIAN_DATASETS_DIR / spec.name, f"Debian package {spec.debian_package}"))

@@ -201,6 +201,7 @@ def build_dataset(
     """
     notes = list(notes or [])
     file = source
+    one_hot_width = max(_one_hot_width(y_train), _one_hot_width(y_test))
     x_train = to_example_layout(check_inputs(x_train, "train", file), "train", file, notes)
     y_train = to_class_indices(y_train, "train", file, notes)
     _check_lengths(x_train, y_train, "train", file)
@@ -215,8 +216,8 @@ def build_dataset(
             f"{file}: train examples have shape {x_train.shape[1:]} but test examples "
             f"{x_test.shape[1:]}; both splits must hold the same kind of example."
         )
-    if num_classes is None:
-        num_classes = int(max(y_train.max(), y_test.max())) + 1
+    if num_classes is None:  # one-hot labels also tell C when the last classes are absent
+        num_classes = max(int(max(y_train.max(), y_test.max())) + 1, one_hot_width)
     for y, where in ((y_train, "train"), (y_test, "test")):
         check_label_range(y, num_classes, where, file)
     unseen = np.setdiff1d(np.unique(y_test), np.unique(y_train))
@@ -226,6 +227,11 @@ def build_dataset(
         x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test, name=name,
         num_classes=num_classes, source=source, notes=notes, class_names=class_names,
     )
+
+
+def _one_hot_width(y: np.ndarray | None) -> int:
+    shape = np.shape(y) if y is not None else ()
+    return shape[1] if len(shape) == 2 and shape[1] > 1 else 0
 
 
 def _check_lengths(x: np.ndarray, y: np.ndarray, where: str, file: str) -> None:
@@ -256,18 +262,19 @@ def _split(
 
 
 def check_input_size(
-    dataset: Dataset, expected: int | tuple[int, ...], model_spec: str
+    dataset: Dataset, expected_features: int | tuple[int, ...], model_spec: str
 ) -> None:
     """Raise a clear :class:`BadInputError` when the model's input size does not fit the data.
 
     Parameters
     ----------
     dataset : the loaded data
-    expected : the model's input: a feature count (MLP, compared with the flattened example) or
-        an example shape ``(C, H, W)`` (CNN)
+    expected_features : the model's input: a feature count (MLP, compared with the flattened
+        example) or an example shape ``(C, H, W)`` (CNN)
     model_spec : the user's ``--model`` text, quoted in the message
     """
     shape = dataset.example_shape
+    expected = expected_features
     if isinstance(expected, int):
         if expected == dataset.num_features:
             return

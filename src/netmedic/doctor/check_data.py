@@ -27,7 +27,9 @@ IMBALANCE_RATIO = 10.0
 MAX_CLASSES = 100_000
 
 
-def check_data(x: np.ndarray, y: np.ndarray | None, num_classes: int | None = None) -> list[Finding]:
+def check_data(
+    x: np.ndarray, y: np.ndarray | None, num_classes: int | None = None
+) -> list[Finding]:
     """Findings about inputs ``x`` and labels ``y``, made before training (``step=None``).
 
     Parameters
@@ -90,8 +92,8 @@ def _check_scale(x: np.ndarray) -> list[Finding]:
     if low >= 0 and high <= PIXEL_MAX:
         fix, mode = "divide by 255 (--normalize unit)", "unit"
     else:
-        fix = (f"standardize with the training mean {mean:.4g} and std {std:.4g} "
-               "(--normalize standard)")
+        fix = (f"standardize: subtract the mean ({mean:.4g} here) and divide by the std "
+               f"({std:.4g}), both from the training set (--normalize standard)")
         mode = "standard"
     return [Finding(
         kind="unscaled_input", severity="warning", step=None, where="inputs",

@@ -19,6 +19,8 @@ State machine (``step`` = 0-based count of optimizer steps attempted, never rewo
        │        more than max_consecutive_skips in a row ─► TROUBLE; more than max_skips ─► STOP
        ├─ non-finite loss; median loss of the last LOSS_WINDOW steps > DIVERGENCE_FACTOR × its
        │  best; validation loss non-finite or blown up; validation accuracy collapsed ─► TROUBLE
+       ├─ alarm finding first seen at a step before the last rollback, or at a skipped step ─►
+       │        ignored: it describes a state or an update that is gone
        ├─ alarm finding, remedy set_lr ─► lower the LR (to the remedy's lr, else ×lr_factor);
        │        also roll back if it is an error or the loss has not improved on the trusted
        │        snapshot's (nothing to lose)
@@ -102,6 +104,7 @@ class Guard:
         self._norms: deque[float] = deque(maxlen=GRAD_HISTORY)  # steps confirmed healthy
         self._pending_norms: list[float] = []  # steps since the candidate snapshot
         self._handled: set[tuple] = set()
+        self._skipped: set[int] = set()  # steps whose update was skipped (at most max_skips)
         self._last_step = self._last_rollback_step = self._last_trouble_step = -1
 
     def __repr__(self) -> str:
@@ -166,8 +169,9 @@ class Guard:
             if self.stopped or key in self._handled or not finding.is_alarm:
                 continue
             self._handled.add(key)
-            if finding.step is not None and finding.step <= self._last_rollback_step:
-                continue  # it describes the state before a rollback
+            if finding.step is not None and (finding.step <= self._last_rollback_step
+                                             or finding.step in self._skipped):
+                continue  # about the state before a rollback, or an update never applied
             self._candidate = None  # an alarm: the state since the candidate is suspect
             if finding.remedy is not None:
                 self._act_on(step, finding, control)
@@ -276,6 +280,7 @@ class Guard:
             self._trouble(step, f"{self._consecutive_skips} non-finite gradients in a row "
                                 f"(‖g‖ = {grad_norm} at step {step})", control)
         else:
+            self._skipped.add(step)
             self._record(step, "skip_step", f"gradient norm is {grad_norm} at step {step}: update "
                                             f"skipped ({self.skips}/{self.max_skips})")
 

@@ -26,7 +26,7 @@ class TrainConfig:
     data_dir: str | None = None
     model: str = "mlp:784-512-256-10:relu"
     loss: str | None = None  # None: the model spec's loss (cross-entropy unless a JSON spec says)
-    epochs: int = 20
+    epochs: int = 30
     batch_size: int = 128
     lr: float = 1e-3
     optimizer: str = "adam"

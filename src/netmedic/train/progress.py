@@ -47,7 +47,8 @@ class TrainingProgress:
         self._bar.update(self._task, advance=UPDATE_EVERY, loss=state.loss, speed=speed)
 
     def epoch_end(self, trainer: Any, record: dict[str, Any]) -> None:
-        self._bar.reset(self._task, epoch=min(trainer.epoch + 1, trainer.config.epochs))
+        self._bar.reset(self._task, epoch=min(trainer.epoch + 1, trainer.config.epochs),
+                        epochs=trainer.config.epochs, loss=record["train_loss"], speed=0.0)
         self._since, self._seen = time.perf_counter(), 0
         self._bar.console.print(
             f"epoch {record['epoch']:>3}  loss {record['train_loss']:.4f}  "
@@ -55,6 +56,7 @@ class TrainingProgress:
             f"val acc {record['val_accuracy']:.2%}  lr {record['lr']:.2e}  "
             f"{record['samples_per_s']:,.0f} samples/s",
             highlight=False,
+            soft_wrap=True,
         )
 
     def stop(self) -> None:

@@ -220,7 +220,7 @@ def _wrong(v: Verdict, ctx: Context) -> tuple[str, str]:
         text += (". At the output layer, check the output error: for softmax + cross-entropy it is "
                  "(p − y)/N with p normalised over the class axis (each row sums to 1), and no "
                  "extra activation-derivative factor")
-    fix = f"re-derive {ctx.key}; the sampled entries below show yours next to the numerical values"
+    fix = f"re-derive {ctx.key} step by step; the evidence shows yours beside the numerical values"
     return text, fix
 
 

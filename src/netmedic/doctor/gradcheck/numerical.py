@@ -29,7 +29,7 @@ from netmedic.doctor.gradcheck._usercode import as_loss_value, call_user, loss_e
 
 #: Round-off of one loss evaluation, in units of eps·|L|: a loss is a sum of many rounded terms
 #: (Higham, "Accuracy and Stability of Numerical Algorithms", §4: error grows with the term count).
-ROUNDOFF_ULPS = 16.0
+ROUNDOFF_ULPS = 4.0
 #: First step, relative to the parameter's RMS entry; Richardson central differences in float64
 #: are most accurate near eps^(1/5) ≈ 7e-4 of the curvature scale (Numerical Recipes §5.7).
 DEFAULT_REL_STEP = 1e-4
@@ -133,18 +133,23 @@ def draw_direction(rng: np.random.Generator, shape: tuple[int, ...], support: in
     return v.reshape(shape)
 
 
+#: Probe verdicts whose values are used as they are (with their error bars).
+_USABLE = ("clean", "null", "rough")
+
+
 @dataclass
 class Sketch:
     """The directions tried for one parameter and what was measured along each."""
 
     directions: list[np.ndarray] = field(default_factory=list)
     probes: list[Probe] = field(default_factory=list)
-    status: list[str] = field(default_factory=list)  # clean | null | kink | noisy | nonfinite
+    #: clean | null | rough (round-off limited at the largest step) | kink | noisy | nonfinite
+    status: list[str] = field(default_factory=list)
     rel_step: float = DEFAULT_REL_STEP
 
     def usable(self) -> list[int]:
         """Indices of the directions to classify with: trusted ones, else every finite one."""
-        good = [i for i, s in enumerate(self.status) if s in ("clean", "null")]
+        good = [i for i, s in enumerate(self.status) if s in _USABLE]
         return good or [i for i, p in enumerate(self.probes) if p.finite]
 
     @property
@@ -152,17 +157,24 @@ class Sketch:
         return "kink" in self.status
 
 
-def judge(probe: Probe, analytic: float, reference: float) -> str:
-    """Trust verdict for one probe; ``reference`` is the magnitude expected along it."""
+def judge(probe: Probe, analytic: float, reference: float, can_grow: bool) -> str:
+    """Trust verdict for one probe; ``reference`` is the magnitude expected along it.
+
+    ``can_grow`` says a larger step is still allowed: a probe drowned in round-off is then
+    "noisy" (retry with a larger step) rather than "null" (nothing to resolve).
+    """
     if not probe.finite:
         return "nonfinite"
     scale = max(abs(analytic), abs(probe.value), reference)
-    if abs(analytic) <= probe.error and abs(probe.value) <= 3 * probe.error:
+    at_noise = abs(analytic) <= probe.error and abs(probe.value) <= 3 * probe.error
+    if at_noise and (not can_grow or probe.truncation > probe.roundoff):
         return "null"  # both at noise level: the loss does not measurably depend on it here
+    if at_noise:
+        return "noisy"
     if abs(probe.jump) > max(RELIABLE_TOL * scale, probe.kink_noise):
         return "kink"
     if probe.error > RELIABLE_TOL * scale:
-        return "noisy"
+        return "noisy" if can_grow or probe.truncation > probe.roundoff else "rough"
     return "clean"
 
 
@@ -185,14 +197,14 @@ def sketch_parameter(
     support = size
     ref_norm = float(np.linalg.norm(reference)) if reference is not None else 0.0
     sketch = Sketch(rel_step=rel_step)
-    while sum(s in ("clean", "null") for s in sketch.status) < DIRECTIONS:
+    while sum(s in _USABLE for s in sketch.status) < DIRECTIONS:
         if counter.calls + 4 > call_limit:
             break
         v = draw_direction(rng, shape, support)
         probe = directional(counter, name, v, sketch.rel_step * scale)
         analytic = float(np.vdot(reference, v)) if reference is not None else 0.0
         expected = 0.3 * math.sqrt(min(support, size) / size) * max(ref_norm, _norm_estimate(sketch, size))
-        status = judge(probe, analytic, expected)
+        status = judge(probe, analytic, expected, sketch.rel_step < MAX_REL_STEP)
         sketch.directions.append(v)
         sketch.probes.append(probe)
         sketch.status.append(status)

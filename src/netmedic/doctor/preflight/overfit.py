@@ -48,6 +48,8 @@ def gradient_direction(loss: Callable, grads: Callable,
                        params: Mapping[str, np.ndarray]) -> Direction | None:
     """Measure the slope of ``loss`` along ``grads(params)``; ``None`` when it cannot be told."""
     claimed = call_user(grads, params, what="grads(params)")
+    if not isinstance(claimed, Mapping):
+        return None  # a list or tuple: check_gradients pairs those with names
     claimed = {name: claimed.get(name, claimed.get(f"d{name}")) for name in params}
     if any(g is None or np.shape(g) != np.shape(params[name]) for name, g in claimed.items()):
         return None  # missing or misshapen gradients: check_gradients says which
@@ -132,9 +134,13 @@ def _wrong_gradient(evidence: str, measured: Direction) -> Finding:
     if ratio < 0 and abs(abs(ratio) - 1) < 0.5:
         why = ("the loss falls when moving *along* grads: the gradient's sign is flipped, so "
                "every update climbs the loss")
-    elif ratio > 0 and not measured.consistent:
-        why = (f"the gradient is ×{1 / ratio:.3g} too large or small for the loss (a sum over "
-               "the batch where the loss is a mean, or a missing factor)")
+    elif ratio > 0:
+        factor = 1 / ratio
+        size = f"×{factor:.3g} too large" if factor > 1 else f"×{ratio:.3g} too small"
+        hint = (f" (k = {round(factor)}: a sum over a batch of {round(factor)} where the loss is "
+                "a mean?)" if factor >= 2 and abs(factor - round(factor)) < 0.05 * factor
+                else " (a missing or extra factor, or a partly wrong gradient)")
+        why = f"the gradient is {size} for the loss{hint}"
     else:
         why = ("the gradient does not point along the loss's slope: part of it is wrong (a "
                "transposed matrix, a missing term, the derivative of another loss)")

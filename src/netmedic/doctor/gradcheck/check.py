@@ -1,0 +1,222 @@
+"""``check_gradients``: the user's analytic gradients against numerical ones, parameter by parameter."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+
+from netmedic.doctor.gradcheck._usercode import call_user, match_grads, upcast_params
+from netmedic.doctor.gradcheck.explain import Context, explain
+from netmedic.doctor.gradcheck.localize import Layer, diagnose, infer_layers
+from netmedic.doctor.gradcheck.numerical import (
+    DEFAULT_REL_STEP,
+    DIRECTIONS,
+    ENTRIES,
+    EntryCheck,
+    LossCounter,
+    check_entries,
+    sketch_parameter,
+)
+from netmedic.doctor.gradcheck.patterns import Verdict, classify, shape_candidates
+from netmedic.doctor.gradcheck.report import GradReport, GradResult
+from netmedic.errors import BadInputError
+
+#: Loss calls allowed per parameter: 6 directions × 4 calls, 2 entries × 2 calls, and up to
+#: 5 retries (kinks, step changes). 784-256-128-10 (6 parameters): 1 + 6·48 + 1 grads = 290 ≤ 300.
+EVALS_PER_PARAM = 48
+#: The fewest calls per parameter a caller-imposed ``max_evals`` may leave: 3 directions + entries.
+MIN_EVALS_PER_PARAM = 4 * 3 + 2 * ENTRIES
+#: Step scale for a parameter that is all zeros (biases at init) when no other one is nonzero.
+FALLBACK_SCALE = 1.0
+
+LossFn = Callable[[dict[str, np.ndarray]], Any]
+GradsFn = Callable[[dict[str, np.ndarray]], Any]
+
+
+def check_gradients(
+    loss: LossFn,
+    grads: GradsFn,
+    params: Mapping[str, Any],
+    batch_size: int | None = None,
+    *,
+    seed: int = 0,
+    max_evals: int | None = None,
+) -> GradReport:
+    """Compare ``grads(params)`` with numerical gradients of ``loss`` and name each mismatch.
+
+    Parameters
+    ----------
+    loss: ``loss(params) -> float``, the scalar the gradients are of.
+    grads: ``grads(params) -> dict`` with the keys of ``params`` (``dW1`` for ``W1`` is accepted).
+    params: ``dict[str, np.ndarray]``; never modified. The callables receive float64 copies.
+    batch_size: the number of examples in the loss, so a factor k = N can be named as such.
+    seed: seeds the ``numpy.random.Generator`` that draws directions and sampled entries.
+    max_evals: cap on loss + grads evaluations (default ``2 + 48 × number of parameters``).
+
+    Returns
+    -------
+    GradReport with one :class:`GradResult` per parameter, ``ok``, ``diagnosis`` (where the
+    error enters), ``loss_calls``, ``grads_calls`` and ``seconds``.
+
+    Raises
+    ------
+    netmedic.errors.UserCodeError: ``loss`` or ``grads`` raised (the cause is their exception).
+    netmedic.errors.BadInputError: ``params`` or the callables' results are unusable.
+    """
+    start = time.perf_counter()
+    pristine = upcast_params(params)
+    base = {name: array.copy() for name, array in pristine.items()}
+    names = list(base)
+    per_param = _per_param_budget(max_evals, len(names))
+    rng = np.random.default_rng(seed)
+
+    counter = LossCounter(loss, base)
+    raw = call_user(grads, dict(base), what="grads(params)")
+    analytic, keys, notes = match_grads(raw, names)
+
+    scale_fallback = _fallback_scale(base)
+    verdicts: dict[str, Verdict] = {}
+    evidence: dict[str, list[EntryCheck]] = {}
+    rel_step = DEFAULT_REL_STEP
+    for i, name in enumerate(names):
+        p, g = base[name], analytic[name]
+        _, candidates = shape_candidates(g, p.shape)
+        scale = float(np.sqrt(np.mean(np.square(p)))) or scale_fallback
+        sketch = None
+        if candidates and np.all(np.isfinite(g)):
+            limit = 1 + (i + 1) * per_param - 2 * ENTRIES
+            sketch = sketch_parameter(counter, name, candidates[0][1], rng, scale, rel_step, limit)
+            rel_step = sketch.rel_step
+        verdicts[name] = classify(g, p, sketch)
+        aligned = verdicts[name].aligned
+        if sketch is not None:
+            evidence[name] = check_entries(counter, name, aligned, rng, sketch.rel_step * scale)
+
+    layers = infer_layers(names)
+    factors = {n: _factor(v) for n, v in verdicts.items()}
+    diagnosis, hints = diagnose(layers, {n: v.pattern for n, v in verdicts.items()}, factors)
+    contexts = _contexts(names, base, analytic, keys, layers, batch_size, verdicts)
+    results = {}
+    for name in names:
+        explanation, fix = explain(verdicts[name], contexts[name])
+        if verdicts[name].pattern == "wrong" and name in hints:
+            fix = f"{hints[name]}. {fix}"
+        results[name] = GradResult(
+            name=name,
+            pattern=verdicts[name].pattern,
+            rel_error=float(verdicts[name].rel_error),
+            scale=verdicts[name].scale,
+            explanation=explanation,
+            fix=fix,
+            key=keys[name],
+            evidence=_evidence(name, evidence.get(name, [])),
+            layer=next((lay.label for lay in layers or [] if name in lay.names), None),
+        )
+    notes += _integrity_notes(params, pristine, base)
+    if all(v.details.get("flat") for v in verdicts.values()) and any(np.any(g) for g in analytic.values()):
+        notes.append("the loss did not change when any parameter moved: does loss(params) read "
+                     "the parameters from its argument rather than from globals?")
+    return GradReport(
+        results=results,
+        loss_calls=counter.calls,
+        grads_calls=1,
+        seconds=time.perf_counter() - start,
+        diagnosis=diagnosis,
+        notes=notes,
+        entries=sum(p.size for p in base.values()),
+        seed=seed,
+    )
+
+
+def _per_param_budget(max_evals: int | None, n_params: int) -> int:
+    if max_evals is None:
+        return EVALS_PER_PARAM
+    per_param = (int(max_evals) - 2) // n_params
+    if per_param < MIN_EVALS_PER_PARAM:
+        raise BadInputError(
+            f"max_evals={max_evals} leaves {per_param} loss calls per parameter for {n_params} "
+            f"parameters; at least {MIN_EVALS_PER_PARAM} are needed "
+            f"(max_evals ≥ {2 + MIN_EVALS_PER_PARAM * n_params})"
+        )
+    return min(per_param, EVALS_PER_PARAM + 4 * DIRECTIONS)
+
+
+def _fallback_scale(base: dict[str, np.ndarray]) -> float:
+    """Typical entry size of the nonzero parameters: the step scale for all-zero ones."""
+    scales = [float(np.sqrt(np.mean(np.square(p)))) for p in base.values() if p.size and np.any(p)]
+    return float(np.median(scales)) if scales else FALLBACK_SCALE
+
+
+def _factor(v: Verdict) -> float | None:
+    if v.scale is not None:
+        return float(v.scale)
+    factor = v.details.get("factor")
+    return None if factor is None else float(factor)
+
+
+def _contexts(
+    names: list[str],
+    base: dict[str, np.ndarray],
+    analytic: dict[str, np.ndarray],
+    keys: dict[str, str],
+    layers: list[Layer] | None,
+    batch_size: int | None,
+    verdicts: dict[str, Verdict],
+) -> dict[str, Context]:
+    """Roles, output layer, output size and batch size (given, or read off a per-example shape)."""
+    if batch_size is None:
+        for name, v in verdicts.items():
+            match = v.details.get("match", "")
+            if match.startswith("sum:") and "," not in match:
+                batch_size = analytic[name].shape[int(match[4:])]
+                break
+    n_outputs = None
+    if layers:
+        last = layers[-1]
+        if last.bias is not None:
+            n_outputs = int(base[last.bias].size)
+    out = {}
+    for name in names:
+        layer = next((lay for lay in layers or [] if name in lay.names), None)
+        role = "other" if layer is None else (
+            "weight" if name == layer.weight else "bias" if name == layer.bias else "other")
+        out[name] = Context(
+            name=name,
+            key=keys[name],
+            param_shape=tuple(base[name].shape),
+            grad_shape=tuple(analytic[name].shape),
+            role=role,
+            is_output=None if layer is None else layer is layers[-1],  # type: ignore[index]
+            batch_size=batch_size,
+            n_outputs=n_outputs,
+        )
+    return out
+
+
+def _evidence(name: str, checks: list[EntryCheck]) -> str:
+    parts = []
+    for c in checks:
+        index = ", ".join(map(str, c.index))
+        parts.append(f"{name}[{index}]: yours {c.analytic:+.4e}, numerical {c.numerical:+.4e}")
+    return "; ".join(parts)
+
+
+def _integrity_notes(
+    params: Mapping[str, Any], pristine: dict[str, np.ndarray], base: dict[str, np.ndarray]
+) -> list[str]:
+    """Restore caller arrays the user's code wrote into; warn when it modified our copies."""
+    notes = []
+    for name, original in pristine.items():
+        user = params[name]
+        if isinstance(user, np.ndarray) and not np.array_equal(user, original.astype(user.dtype)):
+            if user.flags.writeable:
+                user[...] = original.astype(user.dtype)
+            notes.append(f"your code wrote into params['{name}'] during the check; its original "
+                         "values were restored")
+        if not np.array_equal(base[name], original):
+            notes.append(f"your loss or grads modified the array params['{name}'] it was given, in "
+                         "place; the numbers above may be wrong. Work on copies.")
+    return notes

@@ -1,0 +1,149 @@
+"""What the doctor remembers: one :class:`Record` per observed step, in bounded memory.
+
+Three views of the run, each bounded whatever its length:
+
+- ``recent``: the last ``capacity`` records (a ring buffer) — the rules' windows;
+- ``first``: the first :data:`FIRST_KEEP` records — baselines (initial loss, gradient norms at
+  init, the initial weights);
+- ``thinned``: records spread over the whole run for plots: every record until ``capacity`` is
+  reached, then every 2nd, every 4th… (the spacing doubles each time the list fills up).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+FIRST_KEEP = 10  # baselines use at most the first 5 steps; 10 leaves room for a warm-up
+
+
+class Record:
+    """One step: ``tensors`` maps ``"role/name"`` (``"grad/W1"``, ``"act/h1"``) to an entry.
+
+    ``n`` is the 0-based index of the observation (the order of ``observe`` calls); ``step`` is
+    the caller's step number. ``loss`` is NaN when not finite and ``None`` when not given.
+    """
+
+    __slots__ = ("n", "step", "loss", "lr", "batch", "tensors")
+
+    def __init__(self, n: int, step: int, loss: float | None, lr: float | None,
+                 batch: int | None, tensors: dict[str, dict[str, Any]]) -> None:
+        self.n, self.step, self.loss, self.lr = n, step, loss, lr
+        self.batch, self.tensors = batch, tensors
+
+    def role(self, role: str) -> Iterator[tuple[str, dict[str, Any]]]:
+        """``(name, entry)`` for every tensor of ``role``, in the order they were given."""
+        prefix = role + "/"
+        for key, entry in self.tensors.items():
+            if key.startswith(prefix):
+                yield key[len(prefix):], entry
+
+    def get(self, role: str, name: str) -> dict[str, Any] | None:
+        return self.tensors.get(f"{role}/{name}")
+
+    @property
+    def loss_finite(self) -> bool:
+        return self.loss is not None and math.isfinite(self.loss)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"step": self.step, "loss": self.loss}
+        if self.lr is not None:
+            out["lr"] = self.lr
+        if self.batch is not None:
+            out["batch"] = self.batch
+        out["tensors"] = self.tensors
+        return out
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Record):
+            return NotImplemented
+        return _same(self.to_dict(), other.to_dict()) and self.n == other.n
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"Record(step={self.step}, loss={self.loss}, tensors={len(self.tensors)})"
+
+
+class History:
+    """Bounded memory of the run; see the module docstring. ``capacity`` ≥ 16."""
+
+    def __init__(self, capacity: int = 512) -> None:
+        if capacity < 16:
+            raise ValueError(f"history must keep at least 16 steps; got {capacity}")
+        self.capacity = capacity
+        self.recent: deque[Record] = deque(maxlen=capacity)
+        self.first: list[Record] = []
+        self._thinned: list[Record] = []
+        self._thin_every = 1
+        self.count = 0
+
+    def append(self, record: Record) -> None:
+        self.recent.append(record)
+        if len(self.first) < FIRST_KEEP:
+            self.first.append(record)
+        if record.n % self._thin_every == 0:
+            self._thinned.append(record)
+            if len(self._thinned) > self.capacity:
+                self._thin_every *= 2
+                self._thinned = [r for r in self._thinned if r.n % self._thin_every == 0]
+        self.count += 1
+
+    def __len__(self) -> int:
+        return self.count
+
+    @property
+    def records(self) -> list[Record]:
+        """Every record still held (thinned over the whole run, dense over the recent part)."""
+        seen: dict[int, Record] = {r.n: r for r in self.first}
+        seen.update((r.n, r) for r in self._thinned)
+        seen.update((r.n, r) for r in self.recent)
+        return [seen[n] for n in sorted(seen)]
+
+    @property
+    def complete(self) -> bool:
+        """True while every record of the run is still held."""
+        return self.count <= self.capacity
+
+    def losses(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(steps, losses)`` for plots; NaN where the loss was missing or not finite."""
+        records = self.records
+        steps = np.array([r.step for r in records], dtype=np.int64)
+        values = np.array([np.nan if r.loss is None else r.loss for r in records], dtype=float)
+        return steps, values
+
+    def series(self, key: str, field: str = "norm") -> tuple[np.ndarray, np.ndarray]:
+        """``(steps, values)`` of one statistic of one tensor: ``series("grad/W1", "norm")``.
+
+        Steps where it was not measured (the costlier statistics come every ``stride`` steps)
+        are left out.
+        """
+        pairs = [(r.step, r.tensors[key][field]) for r in self.records
+                 if key in r.tensors and field in r.tensors[key]]
+        steps = np.array([p[0] for p in pairs], dtype=np.int64)
+        return steps, np.array([p[1] for p in pairs], dtype=float)
+
+    def keys(self) -> list[str]:
+        """Every ``role/name`` seen, in first-seen order."""
+        keys: dict[str, None] = {}
+        for record in self.records:
+            keys.update(dict.fromkeys(record.tensors))
+        return list(keys)
+
+    def __repr__(self) -> str:
+        return f"History({self.count} steps, keeping {len(self.records)})"
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equality that treats NaN as equal to NaN (for round-trip checks)."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, list | tuple) and isinstance(b, list | tuple):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
+        return True
+    return a == b

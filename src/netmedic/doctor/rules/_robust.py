@@ -1,0 +1,85 @@
+"""Robust statistics and number formatting shared by the rules (NumPy only, NaN-safe)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+
+def finite(values: np.ndarray) -> np.ndarray:
+    return values[np.isfinite(values)]
+
+
+def median(values) -> float:
+    v = finite(np.asarray(values, dtype=float))
+    return float(np.median(v)) if v.size else math.nan
+
+
+def up_fraction(values: np.ndarray) -> float:
+    """Kendall-style trend: of all pairs i < j with different values, the fraction with v_j > v_i.
+
+    0.5 for noise without trend, 1 for a strictly rising series. For n values of pure noise its
+    standard deviation is about 0.5·sqrt(2(2n+5) / (9n(n−1))): 0.05 for n = 50.
+    """
+    v = finite(np.asarray(values, dtype=float))
+    if v.size < 3:
+        return math.nan
+    diff = v[None, :] - v[:, None]
+    upper = np.triu_indices(v.size, k=1)
+    d = diff[upper]
+    moved = np.count_nonzero(d)
+    return float(np.count_nonzero(d > 0)) / moved if moved else 0.5
+
+
+def slope(steps: np.ndarray, values: np.ndarray) -> float:
+    """Theil–Sen slope: the median of the pairwise slopes (one outlier batch cannot move it)."""
+    keep = np.isfinite(values)
+    t, v = np.asarray(steps, dtype=float)[keep], np.asarray(values, dtype=float)[keep]
+    if t.size < 2:
+        return math.nan
+    i, j = np.triu_indices(t.size, k=1)
+    dt = t[j] - t[i]
+    ok = dt != 0
+    return float(np.median((v[j] - v[i])[ok] / dt[ok])) if np.any(ok) else math.nan
+
+
+def fmt(x: float | None) -> str:
+    """3 significant digits; scientific notation outside [1e-3, 1e4): 0.0123, 4.1e+07."""
+    if x is None:
+        return "n/a"
+    if not math.isfinite(x):
+        return "NaN" if math.isnan(x) else ("Inf" if x > 0 else "-Inf")
+    if x == 0:
+        return "0"
+    if 1e-3 <= abs(x) < 1e4:
+        return f"{x:.3g}"
+    return f"{x:.1e}"
+
+
+def pct(x: float) -> str:
+    return f"{100 * x:.0f}%"
+
+
+def nice_down(x: float) -> float:
+    """The largest of 1, 2, 5 × 10^k not above ``x`` (a learning rate a person would type)."""
+    if not (x > 0 and math.isfinite(x)):
+        return x
+    exponent = math.floor(math.log10(x))
+    for mantissa in (5, 2, 1):
+        candidate = mantissa * 10.0**exponent
+        if candidate <= x * (1 + 1e-9):
+            return float(f"{candidate:.12g}")
+    return float(f"{10.0**exponent:.12g}")
+
+
+def nice_up(x: float) -> float:
+    """The smallest of 1, 2, 5 × 10^k not below ``x``."""
+    if not (x > 0 and math.isfinite(x)):
+        return x
+    exponent = math.floor(math.log10(x))
+    for mantissa in (1, 2, 5, 10):
+        candidate = mantissa * 10.0**exponent
+        if candidate >= x * (1 - 1e-9):
+            return float(f"{candidate:.12g}")
+    return float(f"{10.0 ** (exponent + 1):.12g}")

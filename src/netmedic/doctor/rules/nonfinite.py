@@ -1,0 +1,169 @@
+"""nonfinite: the FIRST tensor that went NaN/Inf, at the first step, producer vs inheritors.
+
+Within a step, values are computed in this order: inputs → parameters → pre-activations and
+activations in layer order → loss → gradients in backward order (last layer first). The first
+non-finite tensor in that order whose upstream is finite *produced* the NaN/Inf; everything
+non-finite after it merely *inherited* it (the loss is NaN because the logits overflowed; the
+gradients are NaN because the loss was). Parameters are produced by the previous step's update,
+so they count as inherited when that step's gradients or update were already non-finite.
+"""
+
+from __future__ import annotations
+
+import math
+
+from netmedic.doctor.finding import Finding
+from netmedic.doctor.history import Record
+from netmedic.doctor.rules._context import RuleContext
+from netmedic.doctor.rules._robust import fmt
+
+FLOAT32_MAX = 3.4e38  # numpy.finfo(float32).max
+EXP_OVERFLOW = 88.7  # exp(x) overflows float32 above ln(3.4e38) = 88.7 (709.8 in float64)
+UNSCALED_FOR_OVERFLOW = 1e3  # inputs this large make an overflow the data's fault, not the LR's
+
+THRESHOLDS: dict[str, float] = {}
+ROLE_WORDS = {"input": "input", "param": "parameter", "preact": "pre-activation",
+              "act": "activation", "loss": "loss", "grad": "gradient", "update": "update"}
+
+
+def causal_order(record: Record) -> list[tuple[str, str, dict]]:
+    """``(role, name, entry)`` in the order the values were computed; the loss as ``("loss",…)``."""
+    out = [("input", n, e) for n, e in record.role("input")]
+    out += [("param", n, e) for n, e in record.role("param")]
+    out += [(k.split("/", 1)[0], k.split("/", 1)[1], e) for k, e in record.tensors.items()
+            if k.startswith(("preact/", "act/"))]
+    if record.loss is not None:
+        out.append(("loss", "loss", {"norm": record.loss}))
+    out += [("grad", n, e) for n, e in reversed(list(record.role("grad")))]
+    return out
+
+
+def _bad(entry: dict) -> bool:
+    return not math.isfinite(entry.get("norm", 0.0)) or bool(entry.get("nan") or entry.get("inf"))
+
+
+def _counts(role: str, entry: dict) -> str:
+    if role == "loss":
+        return fmt(entry["norm"])
+    nan, inf, size = entry.get("nan"), entry.get("inf"), entry.get("size")
+    if nan is None and inf is None:
+        return fmt(entry["norm"])
+    parts = [f"{nan} NaN" if nan else "", f"{inf} Inf" if inf else ""]
+    return " + ".join(p for p in parts if p) + (f" of {size}" if size else "")
+
+
+def check(ctx: RuleContext) -> list[Finding]:
+    out = []
+    for record in ctx.new:
+        order = causal_order(record)
+        bad = [(i, role, name, e) for i, (role, name, e) in enumerate(order) if _bad(e)]
+        if not bad:
+            continue
+        i, role, name, entry = bad[0]
+        if role == "param" and _inherited_param(ctx, record, name):
+            continue
+        upstream = [(r, n, e) for r, n, e in order[:i] if r != "param" or role != "param"]
+        out.append(_finding(ctx, record, role, name, entry, upstream, bad[1:]))
+    return out
+
+
+def _inherited_param(ctx: RuleContext, record: Record, name: str) -> bool:
+    before = [r for r in ctx.before(record) if r.n == record.n - 1]
+    if not before:
+        return False
+    prev = before[0]
+    entries = [prev.get("grad", name), prev.get("update", name), prev.get("param", name)]
+    return any(e is not None and _bad(e) for e in entries) or (
+        prev.loss is not None and not math.isfinite(prev.loss))
+
+
+def _largest(upstream: list[tuple[str, str, dict]]) -> tuple[str, float] | None:
+    """The largest finite magnitude computed before the producer (what overflowed into it)."""
+    best = None
+    for role, name, e in upstream:
+        if role in ("input", "param", "preact", "act") and "max" in e and "min" in e:
+            big = max(abs(e["min"]), abs(e["max"]))
+            if math.isfinite(big) and (best is None or big > best[1]):
+                best = (f"{name} ({ROLE_WORDS[role]})", big)
+    return best
+
+
+def _finding(ctx, record, role, name, entry, upstream, inheritors) -> Finding:
+    step, lr = record.step, ctx.lr_at(record)
+    where = "loss" if role == "loss" else name
+    largest = _largest(upstream)
+    inputs_max = max((max(abs(e.get("min", 0)), abs(e.get("max", 0)))
+                      for r, _, e in upstream if r == "input"), default=0.0)
+    inherited = _inherited_words(inheritors)
+    evidence = (f"step {step}: the first non-finite value is {where}"
+                f"{'' if role == 'loss' else ' (' + ROLE_WORDS[role] + ')'}: "
+                f"{_counts(role, entry)}; everything computed before it was finite"
+                + (f" (largest: {largest[0]} = {fmt(largest[1])})" if largest else "")
+                + (f". Inherited from it: {inherited}" if inherited else ""))
+    explanation, fix, remedy = _diagnose(role, where, largest, inputs_max, lr, upstream)
+    if inherited:
+        explanation += " The tensors that inherited it are not separate problems."
+    return Finding("nonfinite", "error", step, where, evidence, explanation, fix, remedy)
+
+
+def _inherited_words(inheritors) -> str:
+    groups: dict[str, list[str]] = {}
+    for _, role, name, _ in inheritors:
+        groups.setdefault(ROLE_WORDS[role], []).append(name)
+    words = []
+    for role, names in groups.items():
+        if role == "loss":
+            words.append("the loss")
+        elif len(names) <= 3:
+            words.append(f"{role} {', '.join(names)}")
+        else:
+            words.append(f"{len(names)} {role}s")
+    return "; ".join(words)
+
+
+def _diagnose(role, where, largest, inputs_max, lr, upstream):
+    lower_lr = ({"action": "set_lr", "lr": lr / 10} if lr else {"action": "set_lr", "factor": 0.1})
+    lr_words = f"lr {fmt(lr)} → {fmt(lr / 10)}" if lr else "the learning rate ×0.1"
+    if role == "input":
+        return (f"Your data already contains NaN/Inf in {where}: nothing downstream can be finite.",
+                "Clean the data: netmedic data PATH (or nm.check_data(x, y)) shows where.", None)
+    if role == "param":
+        return (f"{where} was finite before the last update and is not after it: the update "
+                "itself overflowed (a gradient or step too large for the dtype).",
+                f"Lower the learning rate ({lr_words}) or clip the gradient norm.", lower_lr)
+    if role in ("preact", "act"):
+        big = largest[1] if largest else 0.0
+        if inputs_max > UNSCALED_FOR_OVERFLOW:
+            return (f"{where} overflowed: your inputs reach {fmt(inputs_max)}, and multiplying "
+                    "them by the weights exceeds the largest float.",
+                    "Scale the inputs (divide pixels by 255, or standardize).",
+                    {"action": "normalize_inputs", "normalize": "unit"})
+        if role == "act" and big > EXP_OVERFLOW and big < FLOAT32_MAX / 10:
+            return (f"{where} turned finite inputs (up to {fmt(big)}) into NaN/Inf: exp() overflows "
+                    f"above {EXP_OVERFLOW} in float32 (709.8 in float64), so a softmax or sigmoid "
+                    "written as exp(z)/sum(exp(z)) gives inf/inf = NaN.",
+                    "Subtract the row maximum before exp (softmax(z - z.max(1, keepdims=True))), "
+                    "or compute the loss from the logits with a fused log-softmax cross-entropy.",
+                    {"action": "set_loss", "loss": "cross_entropy"})
+        return (f"{where} overflowed: the values feeding it had grown to {fmt(big)} — the weights "
+                "or activations grew step after step until they passed the largest float.",
+                f"Lower the learning rate ({lr_words}); clip the gradient norm to stop the growth.",
+                lower_lr)
+    if role == "loss":
+        seen = any(r in ("preact", "act") for r, _, _ in upstream)
+        where_words = ("" if seen else " (pass activations=... to observe() to see inside the "
+                       "forward pass)")
+        return ("The loss is the first non-finite value: log(0) on a probability that underflowed "
+                "to 0, or exp() overflowing inside the loss" + where_words + ".",
+                "Compute the loss from the logits with a stable log-softmax (log-sum-exp with the "
+                "max subtracted), or clip probabilities to [eps, 1] before log.",
+                {"action": "set_loss", "loss": "cross_entropy"})
+    big = largest[1] if largest else 0.0
+    if big > 1e15:
+        return (f"The backward pass overflowed at {where}'s gradient: forward values reach "
+                f"{fmt(big)}.", f"Lower the learning rate ({lr_words}).", lower_lr)
+    return (f"The forward pass and the loss were finite, but the backward pass produced NaN/Inf at "
+            f"{where}'s gradient: a division by zero, log(0) or sqrt of a negative number in the "
+            "gradient code.",
+            "Check that gradient's formula; netmedic gradcheck FILE.py compares it with numerical "
+            "derivatives.", {"action": "fix_gradient", "where": where})

@@ -1,0 +1,74 @@
+"""Wires :class:`netmedic.doctor.guard.Guard` into the trainer (guard on by default)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+
+from netmedic.doctor.guard import Guard
+from netmedic.train.hooks import StepState
+from netmedic.train.trainer import StopTraining, Trainer
+
+
+class TrainerControl:
+    """The trainer seen through the guard's ``TrainingControl`` protocol (remedy names)."""
+
+    def __init__(self, trainer: Trainer) -> None:
+        self.trainer = trainer
+
+    @property
+    def lr(self) -> float:
+        return self.trainer.lr
+
+    def set_lr(self, lr: float) -> None:
+        self.trainer.lr = lr
+
+    def clip_grad_norm(self, max_norm: float) -> None:
+        self.trainer.set_clip_norm(max_norm)
+
+    def snapshot(self) -> object:
+        return self.trainer.snapshot()
+
+    def restore(self, snapshot: object) -> None:
+        self.trainer.restore(snapshot)
+
+
+class GuardHook:
+    """Runs after the doctor's hook each step: the guard sees the doctor's new findings."""
+
+    def __init__(self, doctor_hook: Any = None, console: Console | None = None,
+                 guard: Guard | None = None) -> None:
+        self.doctor_hook = doctor_hook
+        self.console = console
+        self.guard = guard or Guard(on_action=self._print)
+        self._control: TrainerControl | None = None
+
+    def _print(self, action: dict[str, Any]) -> None:
+        if self.console is not None:
+            self.console.print(f"[yellow]guard[/] step {action['step']}: {action['action']} — "
+                               f"{action['reason']}", soft_wrap=True)
+
+    def on_train_start(self, trainer: Trainer) -> None:
+        self._control = TrainerControl(trainer)
+
+    def before_update(self, trainer: Trainer, state: StepState) -> bool:
+        return self.guard.before_update(state.step, state.loss, state.grad_norm, self._control)
+
+    def after_update(self, trainer: Trainer, state: StepState) -> None:
+        new = self.doctor_hook.new_findings if self.doctor_hook is not None else []
+        self.guard.after_step(state.step, new, self._control)
+        self._stop_if_stopped()
+
+    def on_epoch_end(self, trainer: Trainer, record: dict[str, Any]) -> None:
+        self.guard.on_validation(record["epoch"], record["val_loss"], record["val_accuracy"],
+                                 self._control)
+        self._stop_if_stopped()
+
+    def _stop_if_stopped(self) -> None:
+        if self.guard.stopped:
+            raise StopTraining(f"the guard stopped training: {self.guard.stop_reason}")
+
+    @property
+    def actions(self) -> list[dict[str, Any]]:
+        return list(self.guard.actions)
