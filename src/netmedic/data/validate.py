@@ -110,7 +110,7 @@ def to_class_indices(
     negative = np.flatnonzero(y < 0)
     if len(negative):
         raise BadInputError(
-            f"{file}: labels must be integers >= 0; found {y[negative[0]]} in {where} labels "
+            f"{file}: labels must be integers >= 0; found {y[negative[0]]:g} in {where} labels "
             f"(row {negative[0]}). Shift them so classes are numbered 0 … C-1 (-1 often marks "
             "'unlabelled': drop those rows)."
         )

@@ -28,7 +28,7 @@ class TrainConfig:
     loss: str | None = None  # None: the model spec's loss (cross-entropy unless a JSON spec says)
     epochs: int = 30
     batch_size: int = 128
-    lr: float = 1e-3
+    lr: float = 2e-3
     optimizer: str = "adam"
     schedule: str = "cosine"
     warmup_epochs: float = 0.0

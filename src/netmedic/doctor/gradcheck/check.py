@@ -67,6 +67,9 @@ def check_gradients(
     netmedic.errors.BadInputError: ``params`` or the callables' results are unusable.
     """
     start = time.perf_counter()
+    if batch_size is not None and (not float(batch_size).is_integer() or batch_size < 1):
+        raise BadInputError(f"batch_size must be a positive whole number, got {batch_size!r}")
+    batch_size = None if batch_size is None else int(batch_size)
     pristine = upcast_params(params)
     base = {name: array.copy() for name, array in pristine.items()}
     names = list(base)
@@ -102,8 +105,8 @@ def check_gradients(
     results = {}
     for name in names:
         explanation, fix = explain(verdicts[name], contexts[name])
-        if verdicts[name].pattern == "wrong" and name in hints:
-            fix = f"{hints[name]}. {fix}"
+        if name in hints and verdicts[name].pattern == "wrong" and _generic(verdicts[name]):
+            fix = hints[name]
         results[name] = GradResult(
             name=name,
             pattern=verdicts[name].pattern,
@@ -148,6 +151,11 @@ def _fallback_scale(base: dict[str, np.ndarray]) -> float:
     """Typical entry size of the nonzero parameters: the step scale for all-zero ones."""
     scales = [float(np.sqrt(np.mean(np.square(p)))) for p in base.values() if p.size and np.any(p)]
     return float(np.median(scales)) if scales else FALLBACK_SCALE
+
+
+def _generic(v: Verdict) -> bool:
+    """A "wrong" verdict with no specific cause of its own (so the localisation's hint is the fix)."""
+    return not any(key in v.details for key in ("l2", "nonfinite")) and not v.details.get("flat")
 
 
 def _factor(v: Verdict) -> float | None:

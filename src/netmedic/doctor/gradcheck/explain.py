@@ -25,6 +25,11 @@ class Context:
     batch_size: int | None = None
     n_outputs: int | None = None
 
+    @property
+    def yours(self) -> str:
+        """How to name the user's gradient: their own key, or grads['W1'] when it is the name."""
+        return self.key if self.key != self.name else f"grads['{self.name}']"
+
 
 def explain(verdict: Verdict, ctx: Context) -> tuple[str, str]:
     """``(explanation, fix)`` for one parameter."""
@@ -42,8 +47,11 @@ def explain(verdict: Verdict, ctx: Context) -> tuple[str, str]:
 
 def describe_factor(k: float, batch_size: int | None, n_outputs: int | None) -> tuple[str, str]:
     """Name the factor ``k`` in words: (what it means, what to change)."""
-    sign = "the sign is flipped (yours points uphill) and " if k < 0 else ""
+    sign = "the sign is flipped (yours points uphill)" if k < 0 else ""
     magnitude = abs(k)
+    if abs(magnitude - 1) <= FACTOR_MATCH:
+        return sign, "flip the sign of the output error: (p − y), not (y − p)"
+    sign += " and " if sign else ""
     n = batch_size
     if n is None:  # a factor that is an integer ≥ 3 (or its inverse) is most likely the batch size
         for candidate in (magnitude, 1 / magnitude):
@@ -74,7 +82,8 @@ def describe_factor(k: float, batch_size: int | None, n_outputs: int | None) -> 
         why.append(f"you summed over {batch}{times} but the loss is a mean")
         fix.append(f"divide by the batch size N = {n} (use the mean, e.g. dZ = (p - y) / N)")
     elif a < 0:
-        why.append(f"you divided by the batch size N = {n} {abs(a) + 1} times, once is right"
+        times = "twice" if a == -1 else f"{abs(a) + 1} times"
+        why.append(f"you divided by the batch size N = {n} {times}, once is right"
                    + (" (if your batch has that many examples)" if guessed else ""))
         fix.append(f"remove the extra division by N = {n}")
     if b > 0:
@@ -100,9 +109,9 @@ def describe_factor(k: float, batch_size: int | None, n_outputs: int | None) -> 
 
 def _ok(v: Verdict, ctx: Context) -> tuple[str, str]:
     if v.details.get("flat"):
-        text = f"{ctx.key} is zero and so is the numerical gradient: the loss does not depend on {ctx.name} here"
+        text = f"{ctx.yours} is zero and so is the numerical gradient: the loss does not depend on {ctx.name} here"
     else:
-        text = f"{ctx.key} matches the numerical gradient (relative error {v.rel_error:.1e})"
+        text = f"{ctx.yours} matches the numerical gradient (relative error {v.rel_error:.1e})"
     if v.details.get("kinked"):
         text += "; some directions crossed a kink (ReLU at 0, a max-pool tie) and were measured again"
     return text, "nothing to change"
@@ -110,19 +119,19 @@ def _ok(v: Verdict, ctx: Context) -> tuple[str, str]:
 
 def _sign_flipped(v: Verdict, ctx: Context) -> tuple[str, str]:
     text = (
-        f"{ctx.key} is the negative of ∂L/∂{ctx.name} (relative error {v.rel_error:.2g} before "
-        f"flipping). With {ctx.name} -= lr * {ctx.key} every step climbs the loss instead of "
+        f"{ctx.yours} is the negative of ∂L/∂{ctx.name} (relative error {v.rel_error:.2g} before "
+        f"flipping). With {ctx.name} -= lr * {ctx.yours} every step climbs the loss instead of "
         "descending it, so the loss grows and the weights blow up. Typical cause: the output error "
         "written as (y − p); for softmax + cross-entropy the gradient w.r.t. the logits is p − y "
         "(the same holds for sigmoid + binary cross-entropy and for MSE)"
     )
-    return text, f"compute the output error as (p − y), predictions minus targets (or negate {ctx.key})"
+    return text, f"compute the output error as (p − y), predictions minus targets (or negate {ctx.yours})"
 
 
 def _scaled(v: Verdict, ctx: Context) -> tuple[str, str]:
     k = float(v.scale or 0.0)
     why, fix = describe_factor(k, ctx.batch_size, ctx.n_outputs)
-    text = f"{ctx.key} = {k:.4g} × ∂L/∂{ctx.name}: {why}"
+    text = f"{ctx.yours} = {k:.4g} × ∂L/∂{ctx.name}: {why}"
     if abs(k) > 1:
         text += f"; your steps are {abs(k):.3g}× too large, which alone can make training diverge"
     return text, fix
@@ -131,11 +140,11 @@ def _scaled(v: Verdict, ctx: Context) -> tuple[str, str]:
 def _transposed(v: Verdict, ctx: Context) -> tuple[str, str]:
     rows, cols = ctx.param_shape[0], ctx.param_shape[-1]
     if v.details.get("square"):
-        text = (f"{ctx.key} has {ctx.name}'s shape {ctx.param_shape} but holds ∂L/∂{ctx.name} "
+        text = (f"{ctx.yours} has {ctx.name}'s shape {ctx.param_shape} but holds ∂L/∂{ctx.name} "
                 f"transposed; because {ctx.name} is square NumPy cannot catch it, and the update "
                 "mixes up rows and columns")
     else:
-        text = (f"{ctx.key} has shape {ctx.grad_shape}, the transpose of {ctx.name}'s "
+        text = (f"{ctx.yours} has shape {ctx.grad_shape}, the transpose of {ctx.name}'s "
                 f"{ctx.param_shape}, and its values are ∂L/∂{ctx.name} transposed")
     factor = v.details.get("factor")
     if factor is not None:
@@ -148,16 +157,16 @@ def _transposed(v: Verdict, ctx: Context) -> tuple[str, str]:
 
 
 def _zero(v: Verdict, ctx: Context) -> tuple[str, str]:
-    text = (f"{ctx.key} is all zeros, but the loss does change with {ctx.name}: the update never "
+    text = (f"{ctx.yours} is all zeros, but the loss does change with {ctx.name}: the update never "
             f"moves {ctx.name}")
-    fix = (f"compute {ctx.key}: look for an array created with np.zeros_like and never filled, or "
+    fix = (f"compute {ctx.yours}: look for an array created with np.zeros_like and never filled, or "
            "a gradient written into a copy instead of the array you return")
     return text, fix
 
 
 def _shape(v: Verdict, ctx: Context) -> tuple[str, str]:
     match, factor = v.details.get("match"), v.details.get("factor")
-    base = f"{ctx.key} has shape {ctx.grad_shape} but {ctx.name} is {ctx.param_shape}"
+    base = f"{ctx.yours} has shape {ctx.grad_shape} but {ctx.name} is {ctx.param_shape}"
     if match and match.startswith("sum:"):
         axis = match.split(":")[1]
         n = ctx.grad_shape[int(axis.split(",")[0])]
@@ -165,17 +174,17 @@ def _shape(v: Verdict, ctx: Context) -> tuple[str, str]:
         if factor is not None and abs(float(factor) * n - 1) <= FACTOR_MATCH:
             return (f"{base}: one gradient per example along axis {axis} ({n}), not averaged; its "
                     "mean over that axis is right",
-                    f"average over the batch axis: {ctx.key} = dZ.mean(axis={axis}{keep})")
+                    f"average over the batch axis: {ctx.yours} = dZ.mean(axis={axis}{keep})")
         text = f"{base}: one gradient per example along axis {axis} ({n}), not summed over the batch"
         if factor is None:
             text += "; summed over that axis it is right"
-            return text, f"sum over the batch axis: {ctx.key} = dZ.sum(axis={axis}{keep})"
+            return text, f"sum over the batch axis: {ctx.yours} = dZ.sum(axis={axis}{keep})"
         why, fix = describe_factor(float(factor), ctx.batch_size, ctx.n_outputs)
         return (f"{text}; summed, it is {float(factor):.4g} × the true gradient: {why}",
-                f"sum over the batch axis ({ctx.key} = dZ.sum(axis={axis}{keep})) and {fix}")
+                f"sum over the batch axis ({ctx.yours} = dZ.sum(axis={axis}{keep})) and {fix}")
     if match == "reshape":
         return (f"{base}: the numbers are right but laid out in the wrong shape",
-                f"reshape it: {ctx.key}.reshape{ctx.param_shape}")
+                f"reshape it: {ctx.yours}.reshape{ctx.param_shape}")
     return (f"{base}, which is neither its shape nor its transpose, so the values cannot be compared",
             f"return an array of shape {ctx.param_shape}: check the operand order of the product and "
             "that per-example gradients are summed over the batch axis")
@@ -184,15 +193,16 @@ def _shape(v: Verdict, ctx: Context) -> tuple[str, str]:
 def _wrong(v: Verdict, ctx: Context) -> tuple[str, str]:
     d = v.details
     if "nonfinite" in d:
-        return (f"{ctx.key} contains {d['nonfinite']} NaN or Inf entries",
+        return (f"{ctx.yours} contains {d['nonfinite']} NaN or Inf entries",
                 "find where the backward pass overflows or divides by zero (np.seterr(all='raise') "
                 "stops at the first one)")
     if d.get("flat"):
         return (f"the loss does not change when {ctx.name} changes (the numerical gradient is zero "
-                f"within its error bar) but {ctx.key} is not zero",
-                f"check that loss(params) reads params['{ctx.name}'] rather than a global, and "
-                "whether the units it feeds are saturated or dead")
-    text = f"{ctx.key} does not match ∂L/∂{ctx.name} (relative error {v.rel_error:.2g})"
+                f"within its error bar) but {ctx.yours} is not zero",
+                f"check that loss(params) reads params['{ctx.name}'] rather than a global, "
+                "whether the units it feeds are saturated or dead, and whether the forward pass "
+                "cancels it (a softmax normalised over the batch axis cancels a per-class bias)")
+    text = f"{ctx.yours} does not match ∂L/∂{ctx.name} (relative error {v.rel_error:.2g})"
     if d.get("transposed_shape"):
         text += f"; it has the transposed shape {ctx.grad_shape}, and even transposed it is wrong"
     lam = d.get("l2")
@@ -200,10 +210,10 @@ def _wrong(v: Verdict, ctx: Context) -> tuple[str, str]:
         if lam > 0:
             return (text + f". The difference is exactly {lam:.3g}·{ctx.name}: the loss has an L2 "
                     f"(weight decay) term whose gradient {lam:.3g}·{ctx.name} is missing from "
-                    f"{ctx.key}",
-                    f"add it: {ctx.key} += {lam:.3g} * {ctx.name} (λ·W for a penalty (λ/2)·‖W‖², "
+                    f"{ctx.yours}",
+                    f"add it: {ctx.yours} += {lam:.3g} * {ctx.name} (λ·W for a penalty (λ/2)·‖W‖², "
                     "2λ·W for λ·‖W‖²)")
-        return (text + f". The difference is exactly {-lam:.3g}·{ctx.name}: {ctx.key} has an L2 "
+        return (text + f". The difference is exactly {-lam:.3g}·{ctx.name}: {ctx.yours} has an L2 "
                 "(weight decay) term that the loss does not have",
                 "add the same penalty to the loss, or remove it from the gradient")
     cosine = d.get("cosine")
@@ -220,7 +230,7 @@ def _wrong(v: Verdict, ctx: Context) -> tuple[str, str]:
         text += (". At the output layer, check the output error: for softmax + cross-entropy it is "
                  "(p − y)/N with p normalised over the class axis (each row sums to 1), and no "
                  "extra activation-derivative factor")
-    fix = f"re-derive {ctx.key} step by step; the evidence shows yours beside the numerical values"
+    fix = f"re-derive {ctx.yours} step by step; the evidence shows yours beside the numerical values"
     return text, fix
 
 

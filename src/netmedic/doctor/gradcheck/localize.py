@@ -82,6 +82,18 @@ def _join(names: list[str]) -> str:
     return ", ".join(names)
 
 
+def _capital(sentence: str) -> str:
+    """Capitalise an ASCII first letter (never turn δ into Δ)."""
+    return sentence[0].upper() + sentence[1:] if sentence[:1].isascii() else sentence
+
+
+def _same(a: object, b: object) -> bool:
+    """Equal signatures; factors equal within 1%."""
+    if isinstance(a, tuple) and isinstance(b, tuple):
+        return abs(a[1] / b[1] - 1) < 1e-2
+    return a == b
+
+
 def _signature(layer: Layer, patterns: dict[str, str],
                factors: dict[str, float | None]) -> str | tuple[str, float]:
     """What a layer's δ looks like: "ok", ("k", factor) or "wrong".
@@ -163,12 +175,13 @@ def diagnose(
         if sig == "ok" and previous != "ok":
             entries.append(f"layer {layer.label} is right again below a wrong layer, which one "
                            "mistake cannot explain (or the layers are not a plain chain).")
-        elif sig != "ok" and sig != previous:
-            sentence = _describe_entry(sig, layer, above)
-            names = [n for n in layer.names if n in bad]
-            entries.append(sentence)
-            for n in names:
-                hints.setdefault(n, sentence[0].upper() + sentence[1:-1])
+        elif sig != "ok" and not _same(sig, previous):
+            entries.append(_describe_entry(sig, layer, above))
+            where = ("at the output error δ" if above is None else
+                     f"in the backward step from layer {above.label} to layer {layer.label}")
+            for n in layer.names:
+                if n in bad:
+                    hints.setdefault(n, f"the error enters {where} (see 'where the error enters')")
             entry_layer = layer
         elif sig != "ok":
             for n in layer.names:  # inherited from the entry above
@@ -181,7 +194,7 @@ def diagnose(
         wrong = [n for n in patterns if n in bad]
         lead = (f"{_join(right)} {'is' if len(right) == 1 else 'are'} right; " if right else "")
         lead += f"{_join(wrong)} {'is' if len(wrong) == 1 else 'are'} wrong. "
-        parts.insert(0, lead + " Then ".join(e[0].upper() + e[1:] for e in entries))
+        parts.insert(0, lead + " Then ".join(_capital(e) for e in entries))
     return (" ".join(parts) or None), hints
 
 

@@ -118,13 +118,13 @@ class GradReport:
         return "\n".join(lines)
 
     def __rich__(self) -> Group:
-        table = Table(title=self.headline(), title_justify="left")
+        table = Table()
         for column in ("parameter", "grads key", "pattern", "rel. error", "k"):
             table.add_column(column, justify="right" if column in ("rel. error", "k") else "left")
         for row in self._rows():
             table.add_row(row[0], row[1], Text(row[2], style=_STYLE.get(row[2], "bold red")),
                           *row[3:])
-        parts: list[Any] = [table]
+        parts: list[Any] = [Text(self.headline(), style="bold"), table]
         for r in self.mismatches:
             text = Text()
             text.append(f"{r.name} ({r.key}): {r.pattern}. ", style="bold red")

@@ -1,0 +1,163 @@
+"""diverging_loss, oscillating_loss, stalled_loss: what the loss curve itself says.
+
+Minibatch losses are noisy (one small batch can be 2–5× the next), so every test compares
+medians, never single values, and asks for more than noise: a diverging loss has undone at least
+half of the progress made; an oscillating one alternates up/down far more regularly than noise
+(which alternates 2/3 of the time) without getting lower; a stalled one has not moved over a long
+window while still near where it started. A run converging to a tiny loss with a flat, noisy tail
+is none of these: its changes are tiny next to the progress it made.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from netmedic.doctor.finding import Finding
+from netmedic.doctor.rules._context import RuleContext
+from netmedic.doctor.rules._robust import fmt, nice_down
+
+DIVERGE_FACTOR = 2.0  # median of 5 losses at 2× its best median: far beyond median noise
+DIVERGE_FACTOR_SINGLE = 10.0  # with < 6 losses, single values: one batch may be 2–5× (issue 4)
+DIVERGE_UNDONE = 0.5  # ...and at least half of the progress from the initial loss undone
+OSCILLATION_WINDOW = 30  # losses; iid noise alternates ≥90% of 28 pairs with p ≈ 1e-3
+OSCILLATION_ALTERNATION = 0.9  # fraction of consecutive changes that flip sign
+OSCILLATION_AMPLITUDE = 0.05  # median |Δloss| ≥ 5% of the loss level (not float jitter)
+OSCILLATION_LEVEL = 0.1  # only while the loss is above 10% of its initial value
+STALL_WINDOW = 100  # losses without progress (a plateau of a few dozen steps is normal)
+STALL_PROGRESS = 0.02  # median of the last 20 within 2% of the median of the window's first 20
+STALL_LEVEL = 0.7  # ...while still above 70% of the initial loss (or ≥ 90% of ln C)
+
+THRESHOLDS = {
+    "diverge_factor": DIVERGE_FACTOR,
+    "oscillation_alternation": OSCILLATION_ALTERNATION,
+    "stall_window": STALL_WINDOW,
+    "stall_progress": STALL_PROGRESS,
+}
+
+
+def _lr_remedy(ctx: RuleContext, record, factor: float) -> tuple[str, dict]:
+    lr = ctx.lr_at(record)
+    if lr:
+        new = nice_down(lr * factor)
+        return f"lr {fmt(lr)} → {fmt(new)}", {"action": "set_lr", "lr": new}
+    return f"the learning rate ×{fmt(factor)}", {"action": "set_lr", "factor": factor}
+
+
+def _new_indices(ctx: RuleContext) -> list[int]:
+    n, _, _ = ctx.loss_series
+    return [i for i in range(len(n)) if n[i] > ctx.since_n]
+
+
+def check_diverging(ctx: RuleContext) -> list[Finding]:
+    if ctx.reported("diverging_loss"):
+        return []
+    n, steps, losses = ctx.loss_series
+    for i in _new_indices(ctx):
+        values = losses[: i + 1]
+        m = len(values)
+        if m < 2:
+            continue
+        w = 1 if m < 6 else (3 if m < 15 else 5)
+        factor = DIVERGE_FACTOR_SINGLE if w == 1 else ctx.th["diverge_factor"]
+        current = float(np.median(values[-w:]))
+        rolling = np.median(np.lib.stride_tricks.sliding_window_view(values, w), axis=1)
+        j = int(np.argmin(rolling))
+        best = float(rolling[j])
+        initial = ctx.initial_loss(int(n[i]), w)
+        if not math.isfinite(initial):
+            initial = float(np.median(values[:w]))
+        rise = current - best
+        if not (rise > 0 and rise >= (factor - 1) * abs(best)
+                and rise >= DIVERGE_UNDONE * (initial - best)):
+            continue
+        record = next(r for r in ctx.records if r.n == n[i])
+        fix_words, remedy = _lr_remedy(ctx, record, 0.1)
+        evidence = (f"loss {fmt(current)} at step {int(steps[i])}"
+                    + (f" (median of the last {w})" if w > 1 else "")
+                    + f", ×{fmt(current / best) if best > 0 else 'n/a'} its best {fmt(best)} "
+                    f"(step {int(steps[j + w - 1])}); initial {fmt(initial)}")
+        explanation = ("The loss is growing, not shrinking: the updates are making the model "
+                       "worse. Usually the steps are too large for the curvature (each one "
+                       "overshoots further); if the update/weight ratios are small, suspect the "
+                       "gradient itself (see wrong_gradient).")
+        fix = f"Lower the learning rate ({fix_words}); clip the gradient norm."
+        return [Finding("diverging_loss", "warning", int(steps[i]), "loss", evidence,
+                        explanation, fix, remedy)]
+    return []
+
+
+def check_oscillating(ctx: RuleContext) -> list[Finding]:
+    if ctx.reported("oscillating_loss"):
+        return []
+    n, steps, losses = ctx.loss_series
+    for i in _new_indices(ctx):
+        if i + 1 < OSCILLATION_WINDOW:
+            continue
+        window = losses[i + 1 - OSCILLATION_WINDOW: i + 1]
+        diff = np.diff(window)
+        moved = diff[diff != 0]
+        if moved.size < 3:
+            continue
+        alternation = float(np.mean(np.sign(moved[1:]) != np.sign(moved[:-1])))
+        level = float(np.median(window))
+        amplitude = float(np.median(np.abs(diff))) / abs(level) if level else math.inf
+        half = OSCILLATION_WINDOW // 2
+        progress = float(np.median(window[half:])) < 0.9 * float(np.median(window[:half]))
+        initial = ctx.initial_loss(int(n[i]))
+        if (alternation < ctx.th["oscillation_alternation"] or amplitude < OSCILLATION_AMPLITUDE
+                or progress or (math.isfinite(initial) and level < OSCILLATION_LEVEL * initial)):
+            continue
+        record = next(r for r in ctx.records if r.n == n[i])
+        fix_words, remedy = _lr_remedy(ctx, record, 0.3)
+        evidence = (f"over steps {int(steps[i + 1 - OSCILLATION_WINDOW])}–{int(steps[i])} the "
+                    f"loss changed direction {alternation:.0%} of the time (noise: ~67%), by "
+                    f"{amplitude:.0%} of its level ({fmt(level)}), without getting lower")
+        explanation = ("The loss zig-zags: each step jumps across the valley instead of down "
+                       "into it, which happens when the learning rate is just above what the "
+                       "steepest direction tolerates.")
+        fix = f"Lower the learning rate ({fix_words}), or add momentum with a lower rate."
+        return [Finding("oscillating_loss", "warning", int(steps[i]), "loss", evidence,
+                        explanation, fix, remedy)]
+    return []
+
+
+def check_stalled(ctx: RuleContext) -> list[Finding]:
+    if ctx.reported("stalled_loss"):
+        return []
+    n, steps, losses = ctx.loss_series
+    size = int(ctx.th["stall_window"])
+    part = max(size // 5, 1)
+    for i in _new_indices(ctx):
+        if i + 1 < size:
+            continue
+        window = losses[i + 1 - size: i + 1]
+        early, late = float(np.median(window[:part])), float(np.median(window[-part:]))
+        progress = (early - late) / abs(early) if early else 0.0
+        initial = ctx.initial_loss(int(n[i]))
+        chance = math.log(ctx.classes) if ctx.classes and ctx.classes > 1 else None
+        high = (math.isfinite(initial) and late >= STALL_LEVEL * initial) or (
+            chance is not None and late >= 0.9 * chance)
+        if progress >= ctx.th["stall_progress"] or not high:
+            continue
+        record = next(r for r in ctx.records if r.n == n[i])
+        ratios, _ = ctx.update_ratios(record)
+        ratio = float(np.median(list(ratios.values()))) if ratios else None
+        evidence = (f"loss {fmt(late)} at step {int(steps[i])} vs {fmt(early)} at step "
+                    f"{int(steps[i + 1 - size])} ({progress:+.1%} progress over {size} steps); "
+                    f"initial {fmt(initial)}" + (f", ln {ctx.classes} = {fmt(chance)}" if chance
+                                                 else ""))
+        explanation = "The loss has stopped moving while still near where it started: the model " \
+                      "is not learning."
+        if ratio is not None and ratio < 1e-4:
+            fix_words, remedy = _lr_remedy(ctx, record, 10.0)
+            explanation += f" The weights move only {fmt(ratio)} of their norm per step."
+            fix = f"Raise the learning rate ({fix_words})."
+        else:
+            remedy = None
+            fix = ("Look at the other findings: dead ReLUs, saturated units, wrong labels or a "
+                   "wrong gradient each stop learning this way.")
+        return [Finding("stalled_loss", "warning", int(steps[i]), "loss", evidence, explanation,
+                        fix, remedy)]
+    return []
