@@ -163,15 +163,6 @@ def test_debian_lookup_path_is_what_dpkg_lists():
     assert dirs == [registry.DEBIAN_DATASETS_DIR / "fashion-mnist"]
 
 
-@pytest.mark.skipif(not Path("/usr/share/datasets/fashion-mnist").is_dir(),
-                    reason="Debian package dataset-fashion-mnist not installed")
-def test_real_debian_files_if_installed(monkeypatch):
-    monkeypatch.setattr(registry, "DEBIAN_DATASETS_DIR", Path("/usr/share/datasets"))
-    ds = load("fashion-mnist", download=False)
-    assert ds.x_train.shape == (60000, 1, 28, 28) and ds.x_test.shape == (10000, 1, 28, 28)
-    assert np.all(ds.class_counts("train") == 6000)
-
-
 def test_cache_dir_env_precedence(monkeypatch, tmp_path):
     monkeypatch.setenv("NETMEDIC_CACHE", str(tmp_path / "nm"))
     assert cache_dir("mnist") == tmp_path / "nm" / "mnist"

@@ -27,9 +27,17 @@ def _softmax(z: np.ndarray, axis: int) -> np.ndarray:
     return e / e.sum(axis=axis, keepdims=True)
 
 
-def mlp_softmax(bugs: frozenset[str] = frozenset(), *, act: str = "sigmoid", n: int = 16,
-                sizes: tuple[int, ...] = (20, 12, 5), x_scale: float = 1.0, loss_scale: float = 1.0,
-                l2: float = 0.0, seed: int = 0) -> Net:
+def mlp_softmax(
+    bugs: frozenset[str] = frozenset(),
+    *,
+    act: str = "sigmoid",
+    n: int = 16,
+    sizes: tuple[int, ...] = (20, 12, 5),
+    x_scale: float = 1.0,
+    loss_scale: float = 1.0,
+    l2: float = 0.0,
+    seed: int = 0,
+) -> Net:
     """Examples in rows; hidden ``act`` (sigmoid | tanh | relu); softmax + mean cross-entropy.
 
     Bugs: sign (y − p), sum (no 1/N), sigma_on_z (σ'(z) = z(1 − z) on pre-activations),
@@ -42,8 +50,12 @@ def mlp_softmax(bugs: frozenset[str] = frozenset(), *, act: str = "sigmoid", n: 
     x = rng.normal(size=(n, d_in)) * x_scale
     labels = rng.integers(0, classes, n)
     y = np.eye(classes)[labels]
-    params = {"W1": rng.normal(0, 1 / np.sqrt(d_in), (d_in, hidden)), "b1": rng.normal(0, 0.1, hidden),
-              "W2": rng.normal(0, 1 / np.sqrt(hidden), (hidden, classes)), "b2": np.zeros(classes)}
+    params = {
+        "W1": rng.normal(0, 1 / np.sqrt(d_in), (d_in, hidden)),
+        "b1": rng.normal(0, 0.1, hidden),
+        "W2": rng.normal(0, 1 / np.sqrt(hidden), (hidden, classes)),
+        "b2": np.zeros(classes),
+    }
     f, df = {
         "sigmoid": (_sigmoid, lambda z, a: a * (1 - a)),
         "tanh": (np.tanh, lambda z, a: 1 - a**2),
@@ -104,8 +116,12 @@ def columns_mse(bugs: frozenset[str] = frozenset(), *, n: int = 12, seed: int = 
     d_in, hidden, out, alpha = 15, 9, 4, 0.5
     x = rng.uniform(0, 1, (d_in, n))
     y = np.eye(out)[:, rng.integers(0, out, n)]
-    params = {"w_1": rng.uniform(-0.5, 0.5, (hidden, d_in)), "b_1": rng.uniform(-0.5, 0.5, (hidden, 1)),
-              "w_2": rng.uniform(-0.5, 0.5, (out, hidden)), "b_2": rng.uniform(-0.5, 0.5, (out, 1))}
+    params = {
+        "w_1": rng.uniform(-0.5, 0.5, (hidden, d_in)),
+        "b_1": rng.uniform(-0.5, 0.5, (hidden, 1)),
+        "w_2": rng.uniform(-0.5, 0.5, (out, hidden)),
+        "b_2": rng.uniform(-0.5, 0.5, (out, 1)),
+    }
 
     def forward(p):
         z1 = p["w_1"] @ x + p["b_1"]
@@ -136,8 +152,9 @@ def columns_mse(bugs: frozenset[str] = frozenset(), *, n: int = 12, seed: int = 
     return loss, grads, params, n
 
 
-def relu_kinks(bugs: frozenset[str] = frozenset(), *, mode: str = "exact", n: int = 10,
-               seed: int = 2) -> Net:
+def relu_kinks(
+    bugs: frozenset[str] = frozenset(), *, mode: str = "exact", n: int = 10, seed: int = 2
+) -> Net:
     """A ReLU MLP whose pre-activations sit on or next to the kink.
 
     mode "exact": a third of the examples are all-zero rows and b1 = 0, so those rows' hidden
@@ -155,7 +172,12 @@ def relu_kinks(bugs: frozenset[str] = frozenset(), *, mode: str = "exact", n: in
         b1 = -(x[0] @ w1) + 1e-9 * rng.choice([-1.0, 1.0], hidden)
     labels = rng.integers(0, classes, n)
     y = np.eye(classes)[labels]
-    params = {"W1": w1, "b1": b1, "W2": rng.normal(0, 0.5, (hidden, classes)), "b2": np.zeros(classes)}
+    params = {
+        "W1": w1,
+        "b1": b1,
+        "W2": rng.normal(0, 0.5, (hidden, classes)),
+        "b2": np.zeros(classes),
+    }
 
     def forward(p):
         z1 = x @ p["W1"] + p["b1"]
@@ -188,8 +210,12 @@ def maxpool_ties(*, n: int = 8, seed: int = 3) -> Net:
     d_in, pairs, classes = 6, 4, 3
     x = rng.normal(size=(n, d_in))
     half = rng.normal(0, 0.5, (d_in, pairs))
-    params = {"W1": np.repeat(half, 2, axis=1), "b1": np.repeat(rng.normal(0, 0.1, pairs), 2),
-              "W2": rng.normal(0, 0.5, (pairs, classes)), "b2": np.zeros(classes)}
+    params = {
+        "W1": np.repeat(half, 2, axis=1),
+        "b1": np.repeat(rng.normal(0, 0.1, pairs), 2),
+        "W2": rng.normal(0, 0.5, (pairs, classes)),
+        "b2": np.zeros(classes),
+    }
     y = np.eye(classes)[rng.integers(0, classes, n)]
 
     def forward(p):
@@ -214,7 +240,7 @@ def maxpool_ties(*, n: int = 8, seed: int = 3) -> Net:
 
 
 def square_linear(bugs: frozenset[str] = frozenset(), *, n: int = 10, seed: int = 4) -> Net:
-    """A linear map with a square weight, MSE: ``loss = mean ‖x W + b − t‖² / 2``. Bug: transpose."""
+    """A linear map with a square weight, ``loss = mean ‖x W + b − t‖² / 2``. Bug: transpose."""
     rng = np.random.default_rng(seed)
     d = 5
     x, t = rng.normal(size=(n, d)), rng.normal(size=(n, d))
@@ -268,29 +294,57 @@ CASES = [
     Case("sign flip at 1e-9 scale", _mlp("sign", loss_scale=1e-9), _all("sign_flipped")),
     Case("sum instead of mean", _mlp("sum"), _all("scaled")),
     Case("transposed dW1", _mlp("transpose_w1"), {**_OK, "W1": "transposed"}),
-    Case("transposed square dW", lambda: square_linear(frozenset({"transpose"})),
-         {"W1": "transposed", "b1": "ok"}),
-    Case("sigma'(z) as z(1-z) on pre-activations", _mlp("sigma_on_z"),
-         {"W1": "wrong", "b1": "wrong", "W2": "ok", "b2": "ok"}),
-    Case("forgotten L2 term", _mlp("no_l2", l2=1e-2),
-         {"W1": "wrong", "b1": "ok", "W2": "wrong", "b2": "ok"}),
+    Case(
+        "transposed square dW",
+        lambda: square_linear(frozenset({"transpose"})),
+        {"W1": "transposed", "b1": "ok"},
+    ),
+    Case(
+        "sigma'(z) as z(1-z) on pre-activations",
+        _mlp("sigma_on_z"),
+        {"W1": "wrong", "b1": "wrong", "W2": "ok", "b2": "ok"},
+    ),
+    Case(
+        "forgotten L2 term",
+        _mlp("no_l2", l2=1e-2),
+        {"W1": "wrong", "b1": "ok", "W2": "wrong", "b2": "ok"},
+    ),
     Case("bias gradient not summed", _mlp("bias_not_summed"), {**_OK, "b1": "shape"}),
     Case("softmax over the wrong axis", _mlp("softmax_axis"), _all("wrong")),
     Case("bias divided by N twice", _mlp("b2_twice"), {**_OK, "b2": "scaled"}),
     Case("zero gradient", _mlp("zero_w2"), {**_OK, "W2": "zero"}),
     Case("factor 2", _mlp("factor2"), _all("scaled")),
-    Case("sign flip + transposed dW1", _mlp("sign", "transpose_w1"),
-         {"W1": "transposed", "b1": "sign_flipped", "W2": "sign_flipped", "b2": "sign_flipped"}),
-    Case("sum + sigma'(z) bug", _mlp("sum", "sigma_on_z"),
-         {"W1": "wrong", "b1": "wrong", "W2": "scaled", "b2": "scaled"}),
-    Case("sign flip + bias not summed", _mlp("sign", "bias_not_summed"),
-         {"W1": "sign_flipped", "b1": "shape", "W2": "sign_flipped", "b2": "sign_flipped"}),
-    Case("seed 002's output error", lambda: columns_mse(frozenset({"seed002"})), _all("wrong", _COLS)),
-    Case("columns: bias not summed", lambda: columns_mse(frozenset({"bias_not_summed"})),
-         {**_all("ok", _COLS), "b_1": "shape"}),
-    Case("columns: transposed dW2 + sign", lambda: columns_mse(frozenset({"transpose_w2", "sign"})),
-         {"w_1": "sign_flipped", "b_1": "sign_flipped", "w_2": "transposed", "b_2": "sign_flipped"}),
-    Case("ReLU at kinks + sign flip", lambda: relu_kinks(frozenset({"sign"})), _all("sign_flipped")),
+    Case(
+        "sign flip + transposed dW1",
+        _mlp("sign", "transpose_w1"),
+        {"W1": "transposed", "b1": "sign_flipped", "W2": "sign_flipped", "b2": "sign_flipped"},
+    ),
+    Case(
+        "sum + sigma'(z) bug",
+        _mlp("sum", "sigma_on_z"),
+        {"W1": "wrong", "b1": "wrong", "W2": "scaled", "b2": "scaled"},
+    ),
+    Case(
+        "sign flip + bias not summed",
+        _mlp("sign", "bias_not_summed"),
+        {"W1": "sign_flipped", "b1": "shape", "W2": "sign_flipped", "b2": "sign_flipped"},
+    ),
+    Case(
+        "seed 002's output error", lambda: columns_mse(frozenset({"seed002"})), _all("wrong", _COLS)
+    ),
+    Case(
+        "columns: bias not summed",
+        lambda: columns_mse(frozenset({"bias_not_summed"})),
+        {**_all("ok", _COLS), "b_1": "shape"},
+    ),
+    Case(
+        "columns: transposed dW2 + sign",
+        lambda: columns_mse(frozenset({"transpose_w2", "sign"})),
+        {"w_1": "sign_flipped", "b_1": "sign_flipped", "w_2": "transposed", "b_2": "sign_flipped"},
+    ),
+    Case(
+        "ReLU at kinks + sign flip", lambda: relu_kinks(frozenset({"sign"})), _all("sign_flipped")
+    ),
 ]
 
 
@@ -316,8 +370,10 @@ def score(cases: list[Case] = CASES) -> tuple[int, int, int, list[str]]:
 if __name__ == "__main__":
     right, total, alarms, misses = score()
     controls = sum(len(c.expected) for c in CASES if c.control)
-    print(f"{len(CASES)} backprops, {total} parameters: {right}/{total} classified right "
-          f"({right / total:.1%}); false alarms on {controls} correct-control parameters: {alarms}")
+    print(
+        f"{len(CASES)} backprops, {total} parameters: {right}/{total} classified right "
+        f"({right / total:.1%}); false alarms on {controls} correct-control parameters: {alarms}"
+    )
     for line in misses:
         print("  miss:", line)
     sys.exit(0 if right == total and alarms == 0 else 1)

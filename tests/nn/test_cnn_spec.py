@@ -12,7 +12,8 @@ from netmedic.errors import BadInputError
 from netmedic.nn.init import glorot_normal, glorot_uniform, he_normal
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "seed003_cnn.json"
-SEED003 = "cnn:c16k3-relu-c16k3-relu-c32k3s2-relu-c32k3-relu-c64k3s2-relu-fc256-relu-fc128-relu-fc10"
+SEED003 = ("cnn:c16k3-relu-c16k3-relu-c32k3s2-relu-c32k3-relu-c64k3s2-relu"
+           "-fc256-relu-fc128-relu-fc10")
 
 
 def _summary(model):

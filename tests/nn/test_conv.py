@@ -30,10 +30,12 @@ def _random_case(seed):
             kernel, stride, padding, bool(rng.integers(2)))
 
 
-def _check_against_torch(case, seed):
+def _check_against_torch(case, seed, order=None):
     n, c_in, h, w, c_out, kernel, stride, padding, bias = case
     rng = np.random.default_rng(seed)
     layer = nn.Conv2D(c_in, c_out, kernel, stride=stride, padding=padding, bias=bias)
+    if order is not None:  # force one of the two internal layouts (CHWN or CNHW)
+        layer._order = order
     layer.init_params(rng, np.float64)
     if bias:
         layer.params["bias"][:] = rng.normal(size=c_out)
@@ -47,7 +49,7 @@ def _check_against_torch(case, seed):
     tb = torch.tensor(layer.params["bias"], requires_grad=True) if bias else None
     tout = F.conv2d(tx, tw, tb, stride=stride, padding=padding)
     tout.backward(torch.tensor(dout))
-    what = f"conv {case}"
+    what = f"conv {case} internal order {layer._order}"
     assert_close(out, tout, f"{what} forward")
     assert_close(dx, tx.grad, f"{what} dx")
     assert_close(layer.grads["weight"], tw.grad, f"{what} dW")
@@ -57,9 +59,10 @@ def _check_against_torch(case, seed):
         assert "bias" not in layer.params and "bias" not in layer.grads
 
 
+@pytest.mark.parametrize("order", [(1, 2, 3, 0), (1, 0, 2, 3)], ids=["CHWN", "CNHW"])
 @pytest.mark.parametrize("case", CASES, ids=str)
-def test_conv_matches_torch_on_chosen_shapes(case):
-    _check_against_torch(case, seed=0)
+def test_conv_matches_torch_on_chosen_shapes(case, order):
+    _check_against_torch(case, seed=0, order=order)
 
 
 @pytest.mark.parametrize("seed", range(8))
@@ -124,3 +127,19 @@ def test_conv_float32_and_init_fans():
     assert out.dtype == np.float32 and out.shape == (2, 8, 3, 5)
     assert layer.backward(np.ones_like(out)).dtype == np.float32
     assert "conv" in repr(layer) and "5×3" in repr(layer)
+
+
+def test_large_eval_batches_run_in_chunks_with_the_same_result(monkeypatch):
+    from netmedic.nn import conv as conv_module
+
+    rng = np.random.default_rng(6)
+    layer = nn.Conv2D(3, 4, 3, stride=2, padding=1)
+    layer.init_params(rng, np.float64)
+    x = rng.normal(size=(7, 3, 6, 5))
+    whole = layer.forward(x, training=True).copy()
+    monkeypatch.setattr(conv_module, "EVAL_COLS_BUDGET", 2 * 27 * 3 * 3)  # 2 examples a chunk
+    assert_close(layer.forward(x, training=False), whole, "chunked eval forward", tol=1e-13)
+    with pytest.raises(RuntimeError, match="forward\\(x, training=True\\) first"):
+        layer.backward(np.ones_like(whole))
+    layer.forward(x[:2], training=False)  # fits the budget: one chunk, backward allowed
+    assert layer.backward(np.ones((2, 4, 3, 3))).shape == (2, 3, 6, 5)

@@ -34,9 +34,13 @@ def add_parser(subparsers: Any) -> None:
         ),
     )
     p.add_argument("file", metavar="FILE.py", help="the Python file defining params0, loss, grads")
-    p.add_argument("--batch-size", type=int, default=None,
-                   help="examples per batch in the loss, to name a factor k = N (default: the "
-                        "file's batch_size, if any)")
+    p.add_argument(
+        "--batch-size",
+        type=int,
+        default=None,
+        help="examples per batch in the loss, to name a factor k = N (default: the "
+        "file's batch_size, if any)",
+    )
     p.add_argument("--seed", type=int, default=0, help="seed of the random directions (default 0)")
     p.set_defaults(run=run)
 
@@ -44,16 +48,18 @@ def add_parser(subparsers: Any) -> None:
 def load_user_file(path: Path) -> dict[str, Any]:
     """Execute the user's file (not as ``__main__``) and return its globals."""
     if not path.is_file():
-        raise BadInputError(f"{path}: no such file; pass the Python file that defines "
-                            f"{', '.join(REQUIRED)}")
+        raise BadInputError(
+            f"{path}: no such file; pass the Python file that defines {', '.join(REQUIRED)}"
+        )
     sys.path.insert(0, str(path.resolve().parent))  # so their own imports resolve
     try:
         return runpy.run_path(str(path), run_name="__netmedic_gradcheck__")
     except SystemExit as exc:
         raise UserCodeError(f"{path} called sys.exit({exc.code}) while being loaded") from exc
     except Exception as exc:  # their file raised while it was loading: theirs
-        raise UserCodeError(f"{path} raised {type(exc).__name__} while being loaded: {exc}\n\n"
-                            f"{user_traceback(exc)}") from exc
+        raise UserCodeError(
+            f"{path} raised {type(exc).__name__} while being loaded: {exc}\n\n{user_traceback(exc)}"
+        ) from exc
     finally:
         sys.path.remove(str(path.resolve().parent))
 
@@ -75,8 +81,13 @@ def run(args: argparse.Namespace) -> int:
         if not_callable:
             raise BadInputError(f"{path}: {', '.join(not_callable)} must be a function of params")
         batch_size = args.batch_size if args.batch_size is not None else namespace.get("batch_size")
-        report = check_gradients(namespace["loss"], namespace["grads"], namespace["params0"],
-                                 batch_size=batch_size, seed=args.seed)
+        report = check_gradients(
+            namespace["loss"],
+            namespace["grads"],
+            namespace["params0"],
+            batch_size=batch_size,
+            seed=args.seed,
+        )
     except NetmedicError as err:
         errors.print(f"netmedic gradcheck: {err}", markup=False)
         return err.exit_code

@@ -1,8 +1,10 @@
 """What the doctor remembers: one :class:`Record` per observed step, in bounded memory.
 
-Three views of the run, each bounded whatever its length:
+Four views of the run, each bounded whatever its length:
 
-- ``recent``: the last ``capacity`` records (a ring buffer) — the rules' windows;
+- ``recent``: the last ``capacity`` records (a ring buffer), and ``full``: the last ``capacity``
+  records that carry the full statistics (every ``stride``-th) — the rules' windows; the loss of
+  every recent step is also kept as arrays (:meth:`History.loss_window`);
 - ``first``: the first :data:`FIRST_KEEP` records — baselines (initial loss, gradient norms at
   init, the initial weights);
 - ``thinned``: records spread over the whole run for plots: every record until ``capacity`` is
@@ -13,7 +15,6 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -28,19 +29,24 @@ class Record:
     the caller's step number. ``loss`` is NaN when not finite and ``None`` when not given.
     """
 
-    __slots__ = ("n", "step", "loss", "lr", "batch", "tensors")
+    __slots__ = ("n", "step", "loss", "lr", "batch", "tensors", "cache")
 
     def __init__(self, n: int, step: int, loss: float | None, lr: float | None,
                  batch: int | None, tensors: dict[str, dict[str, Any]]) -> None:
         self.n, self.step, self.loss, self.lr = n, step, loss, lr
         self.batch, self.tensors = batch, tensors
+        self.cache: dict[str, Any] = {}  # values the rules derive from this record, computed once
 
-    def role(self, role: str) -> Iterator[tuple[str, dict[str, Any]]]:
+    def role(self, role: str) -> list[tuple[str, dict[str, Any]]]:
         """``(name, entry)`` for every tensor of ``role``, in the order they were given."""
-        prefix = role + "/"
-        for key, entry in self.tensors.items():
-            if key.startswith(prefix):
-                yield key[len(prefix):], entry
+        roles = self.cache.get("roles")
+        if roles is None:
+            roles = {}
+            for key, entry in self.tensors.items():
+                kind, _, name = key.partition("/")
+                roles.setdefault(kind, []).append((name, entry))
+            self.cache["roles"] = roles
+        return roles.get(role, [])
 
     def get(self, role: str, name: str) -> dict[str, Any] | None:
         return self.tensors.get(f"{role}/{name}")
@@ -77,13 +83,20 @@ class History:
             raise ValueError(f"history must keep at least 16 steps; got {capacity}")
         self.capacity = capacity
         self.recent: deque[Record] = deque(maxlen=capacity)
+        self.full: deque[Record] = deque(maxlen=capacity)
+        self._ring = np.full((3, capacity), np.nan)  # n, step, loss of the recent records
         self.first: list[Record] = []
         self._thinned: list[Record] = []
         self._thin_every = 1
         self.count = 0
 
-    def append(self, record: Record) -> None:
+    def append(self, record: Record, full: bool = True) -> None:
+        """Keep ``record``; ``full``: it carries the full statistics (not only gradient norms)."""
         self.recent.append(record)
+        if full:
+            self.full.append(record)
+        loss = math.nan if record.loss is None else record.loss
+        self._ring[:, self.count % self.capacity] = (record.n, record.step, loss)
         if len(self.first) < FIRST_KEEP:
             self.first.append(record)
         if record.n % self._thin_every == 0:
@@ -92,6 +105,14 @@ class History:
                 self._thin_every *= 2
                 self._thinned = [r for r in self._thinned if r.n % self._thin_every == 0]
         self.count += 1
+
+    def loss_window(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(n, steps, losses)`` of the recent records, oldest first (NaN: missing/non-finite)."""
+        held = min(self.count, self.capacity)
+        start = self.count % self.capacity if self.count > self.capacity else 0
+        order = (np.arange(held) + start) % self.capacity
+        ring = self._ring[:, order]
+        return ring[0].astype(np.int64), ring[1].astype(np.int64), ring[2].copy()
 
     def __len__(self) -> int:
         return self.count

@@ -1,4 +1,4 @@
-"""The boundary with the user's code: calling ``loss``/``grads``, framing their errors, matching keys.
+"""The boundary with the user's code: calling ``loss``/``grads``, framing errors, matching keys.
 
 Everything the user wrote is called through :func:`call_user`, so an exception in their code
 becomes :class:`~netmedic.errors.UserCodeError` (CLI exit 3) whose message shows *their*
@@ -7,7 +7,6 @@ traceback, with netmedic's own frames removed.
 
 from __future__ import annotations
 
-import math
 import traceback
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -41,7 +40,9 @@ def call_user(fn: Callable[..., Any], *args: Any, what: str) -> Any:
     except Exception as exc:  # anything the user's code raises is theirs, shown as theirs
         hint = ""
         if isinstance(exc, ValueError) and "read-only" in str(exc):
-            hint = " (netmedic hands your code copies of the parameters; do not modify them in place)"
+            hint = (
+                " (netmedic hands your code copies of the parameters; do not modify them in place)"
+            )
         raise UserCodeError(
             f"your {what} raised {type(exc).__name__}: {exc}{hint}\n\n{user_traceback(exc)}"
         ) from exc
@@ -81,11 +82,15 @@ def upcast_params(params: Mapping[str, Any]) -> dict[str, np.ndarray]:
             raise BadInputError(f"params[{name!r}] is not numeric (dtype {array.dtype})")
         out[str(name)] = np.array(array, dtype=np.float64, copy=True)
         if not np.all(np.isfinite(out[str(name)])):
-            raise BadInputError(f"params[{name!r}] holds NaN or Inf; check gradients at finite values")
+            raise BadInputError(
+                f"params[{name!r}] holds NaN or Inf; check gradients at finite values"
+            )
     return out
 
 
-def match_grads(raw: Any, names: list[str]) -> tuple[dict[str, np.ndarray], dict[str, str], list[str]]:
+def match_grads(
+    raw: Any, names: list[str]
+) -> tuple[dict[str, np.ndarray], dict[str, str], list[str]]:
     """Pair the arrays ``grads(params)`` returned with parameter names.
 
     Returns ``(grads by param name, the key used for each, notes for the user)``. Keys equal to
@@ -96,8 +101,8 @@ def match_grads(raw: Any, names: list[str]) -> tuple[dict[str, np.ndarray], dict
     if isinstance(raw, (tuple, list)):
         if len(raw) != len(names):
             raise BadInputError(
-                f"grads(params) returned a {type(raw).__name__} of {len(raw)} arrays but params has "
-                f"{len(names)} ({', '.join(names)}); return a dict with the same keys as params"
+                f"grads(params) returned a {type(raw).__name__} of {len(raw)} arrays but params "
+                f"has {len(names)} ({', '.join(names)}); return a dict with the keys of params"
             )
         notes.append(
             f"grads returned a {type(raw).__name__}; its arrays were paired by position with "
@@ -128,13 +133,10 @@ def match_grads(raw: Any, names: list[str]) -> tuple[dict[str, np.ndarray], dict
         )
     renamed = [f"{key} → {name}" for name, key in used.items() if key != name]
     if renamed:
-        notes.append(f"gradient keys matched to parameters by their 'd' prefix: {', '.join(renamed)}")
+        notes.append(
+            f"gradient keys matched to parameters by their 'd' prefix: {', '.join(renamed)}"
+        )
     extra = sorted(set(keys) - set(used.values()))
     if extra:
         notes.append(f"grads returned keys that match no parameter, ignored: {', '.join(extra)}")
     return grads, used, notes
-
-
-def finite_or_nan(value: float) -> float:
-    """``value`` if finite, else NaN (so comparisons treat it as unusable)."""
-    return value if math.isfinite(value) else math.nan

@@ -1,4 +1,4 @@
-"""``check_gradients``: the user's analytic gradients against numerical ones, parameter by parameter."""
+"""``check_gradients``: the user's analytic gradients against numerical ones, per parameter."""
 
 from __future__ import annotations
 
@@ -11,26 +11,27 @@ import numpy as np
 from netmedic.doctor.gradcheck._usercode import call_user, match_grads, upcast_params
 from netmedic.doctor.gradcheck.explain import Context, explain
 from netmedic.doctor.gradcheck.localize import Layer, diagnose, infer_layers
+from netmedic.doctor.gradcheck.measure import Point, fallback_scale, format_entries
 from netmedic.doctor.gradcheck.numerical import (
     DEFAULT_REL_STEP,
     DIRECTIONS,
     ENTRIES,
-    EntryCheck,
+    NOISE_POINTS,
     LossCounter,
-    check_entries,
-    sketch_parameter,
 )
-from netmedic.doctor.gradcheck.patterns import Verdict, classify, shape_candidates
+from netmedic.doctor.gradcheck.patterns import Verdict
 from netmedic.doctor.gradcheck.report import GradReport, GradResult
 from netmedic.errors import BadInputError
 
 #: Loss calls allowed per parameter: 6 directions × 4 calls, 2 entries × 2 calls, and up to
-#: 5 retries (kinks, step changes). 784-256-128-10 (6 parameters): 1 + 6·48 + 1 grads = 290 ≤ 300.
+#: 5 retries (kinks, step changes); 7 more calls (loss at params0, noise) and 1 grads call in
+#: all. 784-256-128-10 (6 parameters): at most 8 + 6·48 = 296 ≤ 300 evaluations.
 EVALS_PER_PARAM = 48
 #: The fewest calls per parameter a caller-imposed ``max_evals`` may leave: 3 directions + entries.
 MIN_EVALS_PER_PARAM = 4 * 3 + 2 * ENTRIES
-#: Step scale for a parameter that is all zeros (biases at init) when no other one is nonzero.
-FALLBACK_SCALE = 1.0
+#: How far (× each parameter's RMS) a point on kinks is moved before re-checking: far enough that
+#: probes of 1e-5 relative step do not reach the kink again, near enough to test the same formula.
+JITTER = 1e-3
 
 LossFn = Callable[[dict[str, np.ndarray]], Any]
 GradsFn = Callable[[dict[str, np.ndarray]], Any]
@@ -54,7 +55,8 @@ def check_gradients(
     params: ``dict[str, np.ndarray]``; never modified. The callables receive float64 copies.
     batch_size: the number of examples in the loss, so a factor k = N can be named as such.
     seed: seeds the ``numpy.random.Generator`` that draws directions and sampled entries.
-    max_evals: cap on loss + grads evaluations (default ``2 + 48 × number of parameters``).
+    max_evals: cap on loss + grads evaluations (default ``8 + 48 × number of parameters``, plus
+        ``2 + 48`` per parameter re-checked off kinks).
 
     Returns
     -------
@@ -77,26 +79,42 @@ def check_gradients(
     rng = np.random.default_rng(seed)
 
     counter = LossCounter(loss, base)
-    raw = call_user(grads, dict(base), what="grads(params)")
-    analytic, keys, notes = match_grads(raw, names)
-
-    scale_fallback = _fallback_scale(base)
-    verdicts: dict[str, Verdict] = {}
-    evidence: dict[str, list[EntryCheck]] = {}
+    analytic, keys, notes = match_grads(call_user(grads, dict(base), what="grads(params)"), names)
+    grads_calls = 1
+    point = Point(counter, analytic, fallback_scale(base))
+    counter.estimate_noise(rng)
     rel_step = DEFAULT_REL_STEP
     for i, name in enumerate(names):
-        p, g = base[name], analytic[name]
-        _, candidates = shape_candidates(g, p.shape)
-        scale = float(np.sqrt(np.mean(np.square(p)))) or scale_fallback
-        sketch = None
-        if candidates and np.all(np.isfinite(g)):
-            limit = 1 + (i + 1) * per_param - 2 * ENTRIES
-            sketch = sketch_parameter(counter, name, candidates[0][1], rng, scale, rel_step, limit)
-            rel_step = sketch.rel_step
-        verdicts[name] = classify(g, p, sketch)
-        aligned = verdicts[name].aligned
-        if sketch is not None:
-            evidence[name] = check_entries(counter, name, aligned, rng, sketch.rel_step * scale)
+        rel_step = point.check(name, rng, rel_step, limit=1 + NOISE_POINTS + (i + 1) * per_param)
+
+    # Parameters whose point sits on kinks (ReLU at exactly 0, max-pool ties) have one-sided
+    # derivatives only; their formula is checked again at a point moved slightly off the kinks.
+    on_kinks = [n for n in names if point.needs_recheck(n)]
+    if max_evals is None:  # the re-check gets a fresh allowance; a caller's cap is a hard cap
+        budget_left = 2 + len(on_kinks) * EVALS_PER_PARAM
+    else:
+        budget_left = max_evals - 1 - counter.calls
+    if on_kinks and budget_left >= 2 + len(on_kinks) * MIN_EVALS_PER_PARAM:
+        moved = {
+            n: p + JITTER * point.scale(n) * rng.standard_normal(p.shape) for n, p in base.items()
+        }
+        counter2 = LossCounter(loss, moved)
+        counter2.eps, counter2.measured_noise = counter.eps, counter.measured_noise
+        analytic2 = match_grads(call_user(grads, dict(moved), what="grads(params)"), names)[0]
+        grads_calls += 1
+        point2 = Point(counter2, analytic2, point.fallback, {n: point.scale(n) for n in names})
+        share = (budget_left - 1) // len(on_kinks)
+        for i, name in enumerate(on_kinks):
+            point2.check(name, rng, DEFAULT_REL_STEP, limit=1 + (i + 1) * share)
+            point.adopt(point2, name)
+        they = "they were" if len(on_kinks) > 1 else "it was"
+        notes.append(
+            f"params0 sits on kinks for {', '.join(on_kinks)} (ReLU at exactly 0, max-pool ties: "
+            f"only one-sided derivatives exist there), so {they} checked at a point moved by "
+            f"{JITTER:g} × each parameter's RMS"
+        )
+        counter.calls += counter2.calls
+    verdicts, evidence = point.verdicts, point.evidence
 
     layers = infer_layers(names)
     factors = {n: _factor(v) for n, v in verdicts.items()}
@@ -115,17 +133,21 @@ def check_gradients(
             explanation=explanation,
             fix=fix,
             key=keys[name],
-            evidence=_evidence(name, evidence.get(name, [])),
+            evidence=format_entries(name, evidence.get(name, [])),
             layer=next((lay.label for lay in layers or [] if name in lay.names), None),
         )
     notes += _integrity_notes(params, pristine, base)
-    if all(v.details.get("flat") for v in verdicts.values()) and any(np.any(g) for g in analytic.values()):
-        notes.append("the loss did not change when any parameter moved: does loss(params) read "
-                     "the parameters from its argument rather than from globals?")
+    if all(v.details.get("flat") for v in verdicts.values()) and any(
+        np.any(g) for g in analytic.values()
+    ):
+        notes.append(
+            "the loss did not change when any parameter moved: does loss(params) read "
+            "the parameters from its argument rather than from globals?"
+        )
     return GradReport(
         results=results,
         loss_calls=counter.calls,
-        grads_calls=1,
+        grads_calls=grads_calls,
         seconds=time.perf_counter() - start,
         diagnosis=diagnosis,
         notes=notes,
@@ -137,24 +159,18 @@ def check_gradients(
 def _per_param_budget(max_evals: int | None, n_params: int) -> int:
     if max_evals is None:
         return EVALS_PER_PARAM
-    per_param = (int(max_evals) - 2) // n_params
+    per_param = (int(max_evals) - 2 - NOISE_POINTS) // n_params
     if per_param < MIN_EVALS_PER_PARAM:
         raise BadInputError(
             f"max_evals={max_evals} leaves {per_param} loss calls per parameter for {n_params} "
             f"parameters; at least {MIN_EVALS_PER_PARAM} are needed "
-            f"(max_evals ≥ {2 + MIN_EVALS_PER_PARAM * n_params})"
+            f"(max_evals ≥ {2 + NOISE_POINTS + MIN_EVALS_PER_PARAM * n_params})"
         )
     return min(per_param, EVALS_PER_PARAM + 4 * DIRECTIONS)
 
 
-def _fallback_scale(base: dict[str, np.ndarray]) -> float:
-    """Typical entry size of the nonzero parameters: the step scale for all-zero ones."""
-    scales = [float(np.sqrt(np.mean(np.square(p)))) for p in base.values() if p.size and np.any(p)]
-    return float(np.median(scales)) if scales else FALLBACK_SCALE
-
-
 def _generic(v: Verdict) -> bool:
-    """A "wrong" verdict with no specific cause of its own (so the localisation's hint is the fix)."""
+    """A "wrong" verdict with no specific cause (so the localisation's hint is the fix)."""
     return not any(key in v.details for key in ("l2", "nonfinite")) and not v.details.get("flat")
 
 
@@ -189,8 +205,11 @@ def _contexts(
     out = {}
     for name in names:
         layer = next((lay for lay in layers or [] if name in lay.names), None)
-        role = "other" if layer is None else (
-            "weight" if name == layer.weight else "bias" if name == layer.bias else "other")
+        role = (
+            "other"
+            if layer is None
+            else ("weight" if name == layer.weight else "bias" if name == layer.bias else "other")
+        )
         out[name] = Context(
             name=name,
             key=keys[name],
@@ -204,14 +223,6 @@ def _contexts(
     return out
 
 
-def _evidence(name: str, checks: list[EntryCheck]) -> str:
-    parts = []
-    for c in checks:
-        index = ", ".join(map(str, c.index))
-        parts.append(f"{name}[{index}]: yours {c.analytic:+.4e}, numerical {c.numerical:+.4e}")
-    return "; ".join(parts)
-
-
 def _integrity_notes(
     params: Mapping[str, Any], pristine: dict[str, np.ndarray], base: dict[str, np.ndarray]
 ) -> list[str]:
@@ -222,9 +233,13 @@ def _integrity_notes(
         if isinstance(user, np.ndarray) and not np.array_equal(user, original.astype(user.dtype)):
             if user.flags.writeable:
                 user[...] = original.astype(user.dtype)
-            notes.append(f"your code wrote into params['{name}'] during the check; its original "
-                         "values were restored")
+            notes.append(
+                f"your code wrote into params['{name}'] during the check; its original "
+                "values were restored"
+            )
         if not np.array_equal(base[name], original):
-            notes.append(f"your loss or grads modified the array params['{name}'] it was given, in "
-                         "place; the numbers above may be wrong. Work on copies.")
+            notes.append(
+                f"your loss or grads modified the array params['{name}'] it was given, in "
+                "place; the numbers above may be wrong. Work on copies."
+            )
     return notes

@@ -83,24 +83,32 @@ def describe_factor(k: float, batch_size: int | None, n_outputs: int | None) -> 
         fix.append(f"divide by the batch size N = {n} (use the mean, e.g. dZ = (p - y) / N)")
     elif a < 0:
         times = "twice" if a == -1 else f"{abs(a) + 1} times"
-        why.append(f"you divided by the batch size N = {n} {times}, once is right"
-                   + (" (if your batch has that many examples)" if guessed else ""))
+        why.append(
+            f"you divided by the batch size N = {n} {times}, once is right"
+            + (" (if your batch has that many examples)" if guessed else "")
+        )
         fix.append(f"remove the extra division by N = {n}")
     if b > 0:
-        why.append("the gradient has a factor 2 the loss does not (a loss written ½·Σ(p − y)² has "
-                   "gradient (p − y), not 2(p − y))")
+        why.append(
+            "the gradient has a factor 2 the loss does not (a loss written ½·Σ(p − y)² has "
+            "gradient (p − y), not 2(p − y))"
+        )
         fix.append("drop the factor 2, or write the loss without the ½")
     elif b < 0:
         why.append("the factor 2 of the square is missing: d/dp (p − y)² = 2(p − y)")
         fix.append("multiply by 2, or define the loss as ½·(p − y)²")
     if c > 0:
-        why.append(f"your loss divides by the number of outputs C = {names['C']} but the gradient "
-                   "does not")
-        fix.append(f"divide the gradient by C = {names['C']} as the loss does (or average over "
-                   "the batch, not the classes)")
+        why.append(
+            f"your loss divides by the number of outputs C = {names['C']} but the gradient does not"
+        )
+        fix.append(
+            f"divide the gradient by C = {names['C']} as the loss does (or average over "
+            "the batch, not the classes)"
+        )
     elif c < 0:
-        why.append(f"the gradient divides by the number of outputs C = {names['C']} but the "
-                   "loss does not")
+        why.append(
+            f"the gradient divides by the number of outputs C = {names['C']} but the loss does not"
+        )
         fix.append(f"remove the division by C = {names['C']}")
     if k < 0:
         fix.append("flip the sign of the output error: (p − y), not (y − p)")
@@ -109,11 +117,16 @@ def describe_factor(k: float, batch_size: int | None, n_outputs: int | None) -> 
 
 def _ok(v: Verdict, ctx: Context) -> tuple[str, str]:
     if v.details.get("flat"):
-        text = f"{ctx.yours} is zero and so is the numerical gradient: the loss does not depend on {ctx.name} here"
+        text = (
+            f"{ctx.yours} is zero and so is the numerical gradient: the loss does not depend on "
+            f"{ctx.name} here"
+        )
     else:
         text = f"{ctx.yours} matches the numerical gradient (relative error {v.rel_error:.1e})"
     if v.details.get("kinked"):
-        text += "; some directions crossed a kink (ReLU at 0, a max-pool tie) and were measured again"
+        text += (
+            "; some directions crossed a kink (ReLU at 0, a max-pool tie) and were measured again"
+        )
     return text, "nothing to change"
 
 
@@ -125,7 +138,10 @@ def _sign_flipped(v: Verdict, ctx: Context) -> tuple[str, str]:
         "written as (y − p); for softmax + cross-entropy the gradient w.r.t. the logits is p − y "
         "(the same holds for sigmoid + binary cross-entropy and for MSE)"
     )
-    return text, f"compute the output error as (p − y), predictions minus targets (or negate {ctx.yours})"
+    return (
+        text,
+        f"compute the output error as (p − y), predictions minus targets (or negate {ctx.yours})",
+    )
 
 
 def _scaled(v: Verdict, ctx: Context) -> tuple[str, str]:
@@ -140,27 +156,37 @@ def _scaled(v: Verdict, ctx: Context) -> tuple[str, str]:
 def _transposed(v: Verdict, ctx: Context) -> tuple[str, str]:
     rows, cols = ctx.param_shape[0], ctx.param_shape[-1]
     if v.details.get("square"):
-        text = (f"{ctx.yours} has {ctx.name}'s shape {ctx.param_shape} but holds ∂L/∂{ctx.name} "
-                f"transposed; because {ctx.name} is square NumPy cannot catch it, and the update "
-                "mixes up rows and columns")
+        text = (
+            f"{ctx.yours} has {ctx.name}'s shape {ctx.param_shape} but holds ∂L/∂{ctx.name} "
+            f"transposed; because {ctx.name} is square NumPy cannot catch it, and the update "
+            "mixes up rows and columns"
+        )
     else:
-        text = (f"{ctx.yours} has shape {ctx.grad_shape}, the transpose of {ctx.name}'s "
-                f"{ctx.param_shape}, and its values are ∂L/∂{ctx.name} transposed")
+        text = (
+            f"{ctx.yours} has shape {ctx.grad_shape}, the transpose of {ctx.name}'s "
+            f"{ctx.param_shape}, and its values are ∂L/∂{ctx.name} transposed"
+        )
     factor = v.details.get("factor")
     if factor is not None:
         why, _ = describe_factor(float(factor), ctx.batch_size, ctx.n_outputs)
         text += f"; transposed, it is also {float(factor):.4g} × the true gradient: {why}"
-    fix = (f"swap the operands of the product so the result is {rows} × {cols}: for a weight "
-           "stored (in, out) with examples in rows use X.T @ dZ; for (out, in) with examples in "
-           "columns use dZ @ X.T")
+    fix = (
+        f"swap the operands of the product so the result is {rows} × {cols}: for a weight "
+        "stored (in, out) with examples in rows use X.T @ dZ; for (out, in) with examples in "
+        "columns use dZ @ X.T"
+    )
     return text, fix
 
 
 def _zero(v: Verdict, ctx: Context) -> tuple[str, str]:
-    text = (f"{ctx.yours} is all zeros, but the loss does change with {ctx.name}: the update never "
-            f"moves {ctx.name}")
-    fix = (f"compute {ctx.yours}: look for an array created with np.zeros_like and never filled, or "
-           "a gradient written into a copy instead of the array you return")
+    text = (
+        f"{ctx.yours} is all zeros, but the loss does change with {ctx.name}: the update never "
+        f"moves {ctx.name}"
+    )
+    fix = (
+        f"compute {ctx.yours}: look for an array created with np.zeros_like and never filled, or "
+        "a gradient written into a copy instead of the array you return"
+    )
     return text, fix
 
 
@@ -172,54 +198,74 @@ def _shape(v: Verdict, ctx: Context) -> tuple[str, str]:
         n = ctx.grad_shape[int(axis.split(",")[0])]
         keep = ", keepdims=True" if len(ctx.grad_shape) == len(ctx.param_shape) else ""
         if factor is not None and abs(float(factor) * n - 1) <= FACTOR_MATCH:
-            return (f"{base}: one gradient per example along axis {axis} ({n}), not averaged; its "
-                    "mean over that axis is right",
-                    f"average over the batch axis: {ctx.yours} = dZ.mean(axis={axis}{keep})")
-        text = f"{base}: one gradient per example along axis {axis} ({n}), not summed over the batch"
+            return (
+                f"{base}: one gradient per example along axis {axis} ({n}), not averaged; its "
+                "mean over that axis is right",
+                f"average over the batch axis: {ctx.yours} = dZ.mean(axis={axis}{keep})",
+            )
+        text = (
+            f"{base}: one gradient per example along axis {axis} ({n}), not summed over the batch"
+        )
         if factor is None:
             text += "; summed over that axis it is right"
             return text, f"sum over the batch axis: {ctx.yours} = dZ.sum(axis={axis}{keep})"
         why, fix = describe_factor(float(factor), ctx.batch_size, ctx.n_outputs)
-        return (f"{text}; summed, it is {float(factor):.4g} × the true gradient: {why}",
-                f"sum over the batch axis ({ctx.yours} = dZ.sum(axis={axis}{keep})) and {fix}")
+        return (
+            f"{text}; summed, it is {float(factor):.4g} × the true gradient: {why}",
+            f"sum over the batch axis ({ctx.yours} = dZ.sum(axis={axis}{keep})) and {fix}",
+        )
     if match == "reshape":
-        return (f"{base}: the numbers are right but laid out in the wrong shape",
-                f"reshape it: {ctx.yours}.reshape{ctx.param_shape}")
-    return (f"{base}, which is neither its shape nor its transpose, so the values cannot be compared",
-            f"return an array of shape {ctx.param_shape}: check the operand order of the product and "
-            "that per-example gradients are summed over the batch axis")
+        return (
+            f"{base}: the numbers are right but laid out in the wrong shape",
+            f"reshape it: {ctx.yours}.reshape{ctx.param_shape}",
+        )
+    return (
+        f"{base}, which is neither its shape nor its transpose, so the values cannot be compared",
+        f"return an array of shape {ctx.param_shape}: check the operand order of the product and "
+        "that per-example gradients are summed over the batch axis",
+    )
 
 
 def _wrong(v: Verdict, ctx: Context) -> tuple[str, str]:
     d = v.details
     if "nonfinite" in d:
-        return (f"{ctx.yours} contains {d['nonfinite']} NaN or Inf entries",
-                "find where the backward pass overflows or divides by zero (np.seterr(all='raise') "
-                "stops at the first one)")
+        return (
+            f"{ctx.yours} contains {d['nonfinite']} NaN or Inf entries",
+            "find where the backward pass overflows or divides by zero (np.seterr(all='raise') "
+            "stops at the first one)",
+        )
     if d.get("flat"):
-        return (f"the loss does not change when {ctx.name} changes (the numerical gradient is zero "
-                f"within its error bar) but {ctx.yours} is not zero",
-                f"check that loss(params) reads params['{ctx.name}'] rather than a global, "
-                "whether the units it feeds are saturated or dead, and whether the forward pass "
-                "cancels it (a softmax normalised over the batch axis cancels a per-class bias)")
+        return (
+            f"the loss does not change when {ctx.name} changes (the numerical gradient is zero "
+            f"within its error bar) but {ctx.yours} is not zero",
+            f"check that loss(params) reads params['{ctx.name}'] rather than a global, "
+            "whether the units it feeds are saturated or dead, and whether the forward pass "
+            "cancels it (a softmax normalised over the batch axis cancels a per-class bias)",
+        )
     text = f"{ctx.yours} does not match ∂L/∂{ctx.name} (relative error {v.rel_error:.2g})"
     if d.get("transposed_shape"):
         text += f"; it has the transposed shape {ctx.grad_shape}, and even transposed it is wrong"
     lam = d.get("l2")
     if lam is not None:
         if lam > 0:
-            return (text + f". The difference is exactly {lam:.3g}·{ctx.name}: the loss has an L2 "
-                    f"(weight decay) term whose gradient {lam:.3g}·{ctx.name} is missing from "
-                    f"{ctx.yours}",
-                    f"add it: {ctx.yours} += {lam:.3g} * {ctx.name} (λ·W for a penalty (λ/2)·‖W‖², "
-                    "2λ·W for λ·‖W‖²)")
-        return (text + f". The difference is exactly {-lam:.3g}·{ctx.name}: {ctx.yours} has an L2 "
-                "(weight decay) term that the loss does not have",
-                "add the same penalty to the loss, or remove it from the gradient")
+            return (
+                text + f". The difference is exactly {lam:.3g}·{ctx.name}: the loss has an L2 "
+                f"(weight decay) term whose gradient {lam:.3g}·{ctx.name} is missing from "
+                f"{ctx.yours}",
+                f"add it: {ctx.yours} += {lam:.3g} * {ctx.name} (λ·W for a penalty (λ/2)·‖W‖², "
+                "2λ·W for λ·‖W‖²)",
+            )
+        return (
+            text + f". The difference is exactly {-lam:.3g}·{ctx.name}: {ctx.yours} has an L2 "
+            "(weight decay) term that the loss does not have",
+            "add the same penalty to the loss, or remove it from the gradient",
+        )
     cosine = d.get("cosine")
     if cosine is not None:
         if cosine > 0.9:
-            text += f"; it points roughly the right way (cosine {cosine:.2f}) but its values are off"
+            text += (
+                f"; it points roughly the right way (cosine {cosine:.2f}) but its values are off"
+            )
         elif cosine < -0.9:
             text += f"; it points roughly the opposite way (cosine {cosine:.2f})"
         else:
@@ -227,10 +273,14 @@ def _wrong(v: Verdict, ctx: Context) -> tuple[str, str]:
     if d.get("kinked"):
         text += "; some directions crossed kinks and were measured again"
     if ctx.is_output:
-        text += (". At the output layer, check the output error: for softmax + cross-entropy it is "
-                 "(p − y)/N with p normalised over the class axis (each row sums to 1), and no "
-                 "extra activation-derivative factor")
-    fix = f"re-derive {ctx.yours} step by step; the evidence shows yours beside the numerical values"
+        text += (
+            ". At the output layer, check the output error: for softmax + cross-entropy it is "
+            "(p − y)/N with p normalised over the class axis (each row sums to 1), and no "
+            "extra activation-derivative factor"
+        )
+    fix = (
+        f"re-derive {ctx.yours} step by step; the evidence shows yours beside the numerical values"
+    )
     return text, fix
 
 

@@ -62,7 +62,9 @@ def infer_layers(names: list[str]) -> list[Layer] | None:
         if parsed is None:
             return None
         label, index, kind = parsed
-        group = groups.setdefault(label, {"index": index, "weight": None, "bias": None, "others": []})
+        group = groups.setdefault(
+            label, {"index": index, "weight": None, "bias": None, "others": []}
+        )
         slot = "weight" if kind in WEIGHT_TOKENS else "bias" if kind in BIAS_TOKENS else None
         if slot is not None and group[slot] is None:
             group[slot] = name
@@ -94,8 +96,9 @@ def _same(a: object, b: object) -> bool:
     return a == b
 
 
-def _signature(layer: Layer, patterns: dict[str, str],
-               factors: dict[str, float | None]) -> str | tuple[str, float]:
+def _signature(
+    layer: Layer, patterns: dict[str, str], factors: dict[str, float | None]
+) -> str | tuple[str, float]:
     """What a layer's δ looks like: "ok", ("k", factor) or "wrong".
 
     δ is right when the weight or the bias gradient is right in value (the other one then has a
@@ -117,22 +120,31 @@ def _describe_entry(sig: object, layer: Layer, above: Layer | None) -> str:
     """One sentence on an error entering at ``layer`` (from ``above``, or at the output)."""
     factor = sig[1] if isinstance(sig, tuple) else None
     if factor is not None:
-        what = "is sign-flipped" if factor == -1 else f"carries a factor k = {factor:.4g}"
+        what = "is sign-flipped" if abs(factor + 1) < 1e-2 else f"carries a factor k = {factor:.4g}"
         if above is None:
-            cause = ("the output error is (y − p) where it should be (p − y)" if factor == -1 else
-                     "the factor is in the output error (or the loss normalisation), not in any one layer")
+            cause = (
+                "the output error is (y − p) where it should be (p − y)"
+                if abs(factor + 1) < 1e-2
+                else "it is in the output error (or the loss normalisation), not in one layer"
+            )
             return f"the output error δ {what}: {cause}."
-        return (f"δ of layer {layer.label} {what} that layer {above.label} does not have: a constant "
-                f"crept into the backward step from layer {above.label} to layer {layer.label}.")
+        return (
+            f"δ of layer {layer.label} {what} that layer {above.label} does not have: a constant "
+            f"crept into the backward step from layer {above.label} to layer {layer.label}."
+        )
     if above is None:
-        return ("the error enters at the output: the output error δ (the gradient of the loss "
-                "with respect to the last pre-activation; for softmax + cross-entropy (p − y)/N, "
-                "with p normalised over the class axis and no extra activation-derivative factor).")
+        return (
+            "the error enters at the output: the output error δ (the gradient of the loss "
+            "with respect to the last pre-activation; for softmax + cross-entropy (p − y)/N, "
+            "with p normalised over the class axis and no extra activation-derivative factor)."
+        )
     w_next = above.weight or f"layer {above.label}'s weight"
-    return (f"the error enters in the backward step from layer {above.label} to layer {layer.label}: "
-            f"the derivative of layer {layer.label}'s activation (f′ evaluated on the pre-activation "
-            "z: for sigmoid σ(z)(1 − σ(z)) = a(1 − a), never z(1 − z); for tanh 1 − a²; for ReLU "
-            f"(z > 0)) or the product with {w_next}ᵀ (dA = δ @ {w_next}.T).")
+    return (
+        f"the error enters in the backward step from layer {above.label} to layer {layer.label}: "
+        f"the derivative of layer {layer.label}'s activation (f′ evaluated on the pre-activation "
+        "z: for sigmoid σ(z)(1 − σ(z)) = a(1 − a), never z(1 − z); for tanh 1 − a²; for ReLU "
+        f"(z > 0)) or the product with {w_next}ᵀ (dA = δ @ {w_next}.T)."
+    )
 
 
 def diagnose(
@@ -158,14 +170,21 @@ def diagnose(
         for wrong, right, what in ((w, b, "weight"), (b, w, "bias")):
             if patterns[wrong] in ("ok", "transposed", "shape") and factors.get(wrong) is None:
                 continue
-            parts.append(f"In layer {layer.label}, {right} is right, so the error signal δ reaching "
-                         f"that layer is right: the mistake is in {wrong}'s own formula.")
-            hints[wrong] = (f"{right} checks out, so δ is right: fix this gradient's own formula ("
-                            + ("the layer's input, transposed, times δ; the right input is the "
-                               "previous layer's output, or X for the first layer; any "
-                               "regularisation term)" if what == "weight" else
-                               "δ summed over the batch axis: the axis, sum versus mean, any "
-                               "extra factor)"))
+            parts.append(
+                f"In layer {layer.label}, {right} is right, so the error signal δ reaching "
+                f"that layer is right: the mistake is in {wrong}'s own formula."
+            )
+            hints[wrong] = (
+                f"{right} checks out, so δ is right: fix this gradient's own formula ("
+                + (
+                    "the layer's input, transposed, times δ; the right input is the "
+                    "previous layer's output, or X for the first layer; any "
+                    "regularisation term)"
+                    if what == "weight"
+                    else "δ summed over the batch axis: the axis, sum versus mean, any "
+                    "extra factor)"
+                )
+            )
     entries = []
     previous: object = "ok"
     above: Layer | None = None
@@ -173,12 +192,17 @@ def diagnose(
     for layer in reversed(layers):  # output → input, the order backprop runs
         sig = signatures[layer.label]
         if sig == "ok" and previous != "ok":
-            entries.append(f"layer {layer.label} is right again below a wrong layer, which one "
-                           "mistake cannot explain (or the layers are not a plain chain).")
+            entries.append(
+                f"layer {layer.label} is right again below a wrong layer, which one "
+                "mistake cannot explain (or the layers are not a plain chain)."
+            )
         elif sig != "ok" and not _same(sig, previous):
             entries.append(_describe_entry(sig, layer, above))
-            where = ("at the output error δ" if above is None else
-                     f"in the backward step from layer {above.label} to layer {layer.label}")
+            where = (
+                "at the output error δ"
+                if above is None
+                else f"in the backward step from layer {above.label} to layer {layer.label}"
+            )
             for n in layer.names:
                 if n in bad:
                     hints.setdefault(n, f"the error enters {where} (see 'where the error enters')")
@@ -186,31 +210,39 @@ def diagnose(
         elif sig != "ok":
             for n in layer.names:  # inherited from the entry above
                 if n in bad:
-                    hints.setdefault(n, f"inherited from layer {entry_layer.label}: fix the error "
-                                        "there and this gradient follows")
+                    hints.setdefault(
+                        n,
+                        f"inherited from layer {entry_layer.label}: fix the error "
+                        "there and this gradient follows",
+                    )
         previous, above = sig, layer
     if entries:
         right = [n for n in patterns if n not in bad]
         wrong = [n for n in patterns if n in bad]
-        lead = (f"{_join(right)} {'is' if len(right) == 1 else 'are'} right; " if right else "")
+        lead = f"{_join(right)} {'is' if len(right) == 1 else 'are'} right; " if right else ""
         lead += f"{_join(wrong)} {'is' if len(wrong) == 1 else 'are'} wrong. "
-        parts.insert(0, lead + " Then ".join(_capital(e) for e in entries))
+        parts.insert(0, lead + _capital(entries[0]) + "".join(f" Then {e}" for e in entries[1:]))
     return (" ".join(parts) or None), hints
 
 
-def _shared_factor(bad: set[str], patterns: dict[str, str], factors: dict[str, float | None],
-                   everyone: set[str]) -> str | None:
+def _shared_factor(
+    bad: set[str], patterns: dict[str, str], factors: dict[str, float | None], everyone: set[str]
+) -> str | None:
     """A sentence when every parameter is wrong by one shared sign flip or factor k."""
     if bad != everyone or len(bad) < 2:
         return None
     kinds = {patterns[n] for n in bad}
     if kinds == {"sign_flipped"}:
-        return ("Every gradient is sign-flipped: the error is common to all of them, most likely the "
-                "output error written as (y − p) where it should be (p − y).")
+        return (
+            "Every gradient is sign-flipped: the error is common to all of them, most likely the "
+            "output error written as (y − p) where it should be (p − y)."
+        )
     ks = [factors.get(n) for n in bad]
     if kinds == {"scaled"} and all(k is not None for k in ks):
         first = float(ks[0])  # type: ignore[arg-type]
         if all(abs(float(k) / first - 1) < 1e-2 for k in ks):  # type: ignore[arg-type]
-            return (f"Every gradient carries the same factor k = {first:.4g}: it is in the output "
-                    "error (or the loss normalisation), not in any one layer.")
+            return (
+                f"Every gradient carries the same factor k = {first:.4g}: it is in the output "
+                "error (or the loss normalisation), not in any one layer."
+            )
     return None

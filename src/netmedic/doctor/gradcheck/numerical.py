@@ -35,6 +35,11 @@ ROUNDOFF_ULPS = 4.0
 DEFAULT_REL_STEP = 1e-4
 #: Steps never leave this range (relative to the parameter's RMS entry).
 MIN_REL_STEP, MAX_REL_STEP = 1e-10, 1.0
+#: Noise probe: relative change of each parameter (far below float32's 6e-8 resolution, far
+#: above float64's 1e-16) and a safety factor on the measured second difference.
+NOISE_STEP, NOISE_SAFETY = 1e-10, 3.0
+#: Loss calls spent on the noise probe (two directions, two points each).
+NOISE_POINTS = 4
 #: How much a retry changes the step: one decade per retry.
 STEP_FACTOR = 10.0
 #: A kinked direction is retried on 1/8 of the entries: fewer units can cross their kink.
@@ -46,6 +51,8 @@ RELIABLE_TOL = 1e-5
 DIRECTIONS = 6
 #: Single entries checked per parameter by central differences (evidence shown to the user).
 ENTRIES = 2
+#: Untrusted probes (kinks, noise) tolerated per parameter before giving up on this point.
+MAX_RETRIES = 5
 
 
 class LossCounter:
@@ -62,7 +69,35 @@ class LossCounter:
         raw = self._call(dict(base))
         self.eps = loss_epsilon(raw)
         self.value0 = as_loss_value(raw, "params0")
-        self.roundoff = ROUNDOFF_ULPS * self.eps
+        self.measured_noise = 0.0
+
+    def noise(self, *values: float) -> float:
+        """Absolute noise of one loss value near ``values``: round-off model or measured, larger."""
+        return max(ROUNDOFF_ULPS * self.eps * max(abs(v) for v in values), self.measured_noise)
+
+    def estimate_noise(self, rng: np.random.Generator) -> None:
+        """Detect a loss computed in low precision (a float32 forward pass), with 4 calls.
+
+        A loss value that is exactly a float32 number (and not a short one like 0.5) came out of
+        float32 arithmetic: a float64 result has that property with probability 2**-29. Then
+        every nonzero parameter is scaled by ``1 ± NOISE_STEP·u`` along two random directions
+        ``u``: a float64 loss moves linearly, so ``L₊ − 2L₀ + L₋`` is a few ulps, while a float32
+        forward pass jumps to another rounding pattern, and that second difference is its noise.
+        Zeros stay zero, so no ReLU at exactly 0 is crossed.
+        """
+        if _is_float32_number(self.value0):
+            self.eps = max(self.eps, float(np.finfo(np.float32).eps))
+        for _ in range(NOISE_POINTS // 2):
+            u = {n: rng.standard_normal(p.shape) for n, p in self.base.items()}
+            values = []
+            for sign in (1.0, -1.0):
+                params = {n: p * (1 + sign * NOISE_STEP * u[n]) for n, p in self.base.items()}
+                with np.errstate(all="ignore"):
+                    values.append(as_loss_value(self._call(params), "a point near params0"))
+            plus, minus = values
+            if math.isfinite(plus) and math.isfinite(minus):
+                second = abs(plus - 2 * self.value0 + minus)
+                self.measured_noise = max(self.measured_noise, NOISE_SAFETY * second)
 
     def _call(self, params: dict[str, np.ndarray]) -> Any:
         self.calls += 1
@@ -75,6 +110,14 @@ class LossCounter:
         with np.errstate(all="ignore"):
             value = as_loss_value(self._call(params), f"a perturbed {name}")
         return value if math.isfinite(value) else math.nan
+
+
+def _is_float32_number(x: float) -> bool:
+    """Exactly a float32 value, but not a short number (one float16 can hold: 0.5, 3.0...)."""
+    if not math.isfinite(x):
+        return False
+    with np.errstate(over="ignore"):
+        return float(np.float32(x)) == x and float(np.float16(x)) != x
 
 
 @dataclass(frozen=True)
@@ -119,7 +162,7 @@ def directional(counter: LossCounter, name: str, v: np.ndarray, step: float) -> 
     # One-sided derivatives, each extrapolated to h → 0; equal for a smooth loss.
     right = 2 * (lp2 - l0) / (0.5 * step) - (lp1 - l0) / step
     left = 2 * (l0 - lm2) / (0.5 * step) - (l0 - lm1) / step
-    noise = counter.roundoff * max(abs(x) for x in values)
+    noise = counter.noise(*values)
     return Probe(value, abs(d1 - d2) / 3, 3 * noise / step, right - left, step, support)
 
 
@@ -146,6 +189,8 @@ class Sketch:
     #: clean | null | rough (round-off limited at the largest step) | kink | noisy | nonfinite
     status: list[str] = field(default_factory=list)
     rel_step: float = DEFAULT_REL_STEP
+    #: The smallest step that was too large (kink or truncation): never grow back up to it.
+    ceiling: float = math.inf
 
     def usable(self) -> list[int]:
         """Indices of the directions to classify with: trusted ones, else every finite one."""
@@ -155,6 +200,11 @@ class Sketch:
     @property
     def kinked(self) -> bool:
         return "kink" in self.status
+
+    @property
+    def trusted(self) -> int:
+        """How many probes are usable as they are."""
+        return sum(s in _USABLE for s in self.status)
 
 
 def judge(probe: Probe, analytic: float, reference: float, can_grow: bool) -> str:
@@ -197,20 +247,26 @@ def sketch_parameter(
     support = size
     ref_norm = float(np.linalg.norm(reference)) if reference is not None else 0.0
     sketch = Sketch(rel_step=rel_step)
-    while sum(s in _USABLE for s in sketch.status) < DIRECTIONS:
-        if counter.calls + 4 > call_limit:
+    while sketch.trusted < DIRECTIONS:
+        if counter.calls + 4 > call_limit or len(sketch.status) - sketch.trusted >= MAX_RETRIES:
             break
         v = draw_direction(rng, shape, support)
         probe = directional(counter, name, v, sketch.rel_step * scale)
         analytic = float(np.vdot(reference, v)) if reference is not None else 0.0
-        expected = 0.3 * math.sqrt(min(support, size) / size) * max(ref_norm, _norm_estimate(sketch, size))
-        status = judge(probe, analytic, expected, sketch.rel_step < MAX_REL_STEP)
+        expected = (
+            0.3 * math.sqrt(min(support, size) / size) * max(ref_norm, _norm_estimate(sketch, size))
+        )
+        can_grow = sketch.rel_step * STEP_FACTOR < min(sketch.ceiling, MAX_REL_STEP * 1.0001)
+        status = judge(probe, analytic, expected, can_grow)
         sketch.directions.append(v)
         sketch.probes.append(probe)
         sketch.status.append(status)
         if status == "kink":
             support = max(1, support // SUPPORT_SHRINK)
-        if status in ("kink", "nonfinite") or (status == "noisy" and probe.truncation > probe.roundoff):
+        if status in ("kink", "nonfinite") or (
+            status == "noisy" and probe.truncation > probe.roundoff
+        ):
+            sketch.ceiling = min(sketch.ceiling, sketch.rel_step)
             sketch.rel_step = max(MIN_REL_STEP, sketch.rel_step / STEP_FACTOR)
         elif status == "noisy":
             sketch.rel_step = min(MAX_REL_STEP, sketch.rel_step * STEP_FACTOR)
@@ -225,39 +281,3 @@ def _norm_estimate(sketch: Sketch, size: int) -> float:
         if s == "clean"
     ]
     return 0.0 if not values else float(np.sqrt(np.mean(np.square(values))))
-
-
-@dataclass(frozen=True)
-class EntryCheck:
-    """A single entry's central difference: ``index`` into the parameter, both values."""
-
-    index: tuple[int, ...]
-    analytic: float
-    numerical: float
-    error: float
-
-
-def check_entries(
-    counter: LossCounter,
-    name: str,
-    aligned: np.ndarray | None,
-    rng: np.random.Generator,
-    step: float,
-) -> list[EntryCheck]:
-    """Central differences on ``ENTRIES`` entries, chosen among random ones by largest |g|."""
-    base = counter.base[name]
-    pool = rng.choice(base.size, size=min(base.size, 256), replace=False)
-    if aligned is not None:
-        pool = pool[np.argsort(-np.abs(aligned.reshape(-1)[pool]), kind="stable")]
-    checks = []
-    for flat in pool[:ENTRIES]:
-        delta = np.zeros(base.size)
-        delta[flat] = step
-        delta = delta.reshape(base.shape)
-        plus, minus = counter.at(name, delta), counter.at(name, -delta)
-        numerical = (plus - minus) / (2 * step)
-        error = 3 * counter.roundoff * max(abs(plus), abs(minus), abs(counter.value0)) / step
-        index = tuple(int(i) for i in np.unravel_index(int(flat), base.shape))
-        analytic = float(aligned.reshape(-1)[flat]) if aligned is not None else math.nan
-        checks.append(EntryCheck(index, analytic, numerical, error))
-    return checks

@@ -56,7 +56,10 @@ class _Measured:
         idx = sketch.usable()
         probes = [sketch.probes[i] for i in idx]
         weights = np.array([math.sqrt(size / max(p.support, 1)) for p in probes])
-        jumps = [abs(p.jump) if sketch.status[i] == "kink" else 0.0 for i, p in zip(idx, probes, strict=True)]
+        jumps = [
+            abs(p.jump) if sketch.status[i] == "kink" else 0.0
+            for i, p in zip(idx, probes, strict=True)
+        ]
         return cls(
             [sketch.directions[i] for i in idx],
             weights,
@@ -91,10 +94,14 @@ def fit(c: np.ndarray, m: _Measured, k: float | None, tol: float) -> tuple[bool,
     return holds, k, (_rms(c - k * y) / scale if scale > 0 else 0.0)
 
 
-def shape_candidates(g: np.ndarray, shape: tuple[int, ...]) -> tuple[str, list[tuple[str, np.ndarray]]]:
+def shape_candidates(
+    g: np.ndarray, shape: tuple[int, ...]
+) -> tuple[str, list[tuple[str, np.ndarray]]]:
     """How ``g`` can be mapped onto ``shape``: ("same" | "transposed" | "other", candidates)."""
     squeeze = tuple(d for d in shape if d != 1)
-    if g.shape == shape or (g.size == int(np.prod(shape)) and tuple(d for d in g.shape if d != 1) == squeeze):
+    if g.shape == shape or (
+        g.size == int(np.prod(shape)) and tuple(d for d in g.shape if d != 1) == squeeze
+    ):
         same = g.reshape(shape)
         if len(shape) == 2 and shape[0] == shape[1] > 1:
             return "same", [("same", same), ("transpose", same.T)]
@@ -124,7 +131,11 @@ def classify(g: np.ndarray, param: np.ndarray, sketch: Sketch | None) -> Verdict
     if sketch is None or not candidates:
         return Verdict("shape", details={"kind": kind})
     m = _Measured.from_sketch(sketch, param.size)
-    details: dict[str, Any] = {"flat": m.flat, "kinked": sketch.kinked, "directions": len(m.numerical)}
+    details: dict[str, Any] = {
+        "flat": m.flat,
+        "kinked": sketch.kinked,
+        "directions": len(m.numerical),
+    }
     if len(m.numerical) == 0:
         return Verdict("wrong", details={**details, "unmeasurable": True})
     if kind == "same":
@@ -134,12 +145,20 @@ def classify(g: np.ndarray, param: np.ndarray, sketch: Sketch | None) -> Verdict
     return _classify_other(candidates, m, details)
 
 
-def _classify_same(candidates: list[tuple[str, np.ndarray]], param: np.ndarray, m: _Measured,
-                   details: dict[str, Any]) -> Verdict:
+def _classify_same(
+    candidates: list[tuple[str, np.ndarray]],
+    param: np.ndarray,
+    m: _Measured,
+    details: dict[str, Any],
+) -> Verdict:
     same = candidates[0][1]
     if not np.any(same):
-        return Verdict("ok" if m.flat else "zero", rel_error=0.0 if m.flat else 1.0, aligned=same,
-                       details=details)
+        return Verdict(
+            "ok" if m.flat else "zero",
+            rel_error=0.0 if m.flat else 1.0,
+            aligned=same,
+            details=details,
+        )
     c = m.project(same)
     holds, _, rel = fit(c, m, 1.0, OK_TOL)
     if holds:
@@ -150,15 +169,21 @@ def _classify_same(candidates: list[tuple[str, np.ndarray]], param: np.ndarray, 
         return Verdict("sign_flipped", rel_error=rel, aligned=same, details=details)
     transposed = m.project(candidates[1][1]) if len(candidates) > 1 else None
     if transposed is not None and fit(transposed, m, 1.0, OK_TOL)[0]:
-        return Verdict("transposed", rel_error=rel, aligned=same, details={**details, "square": True})
+        return Verdict(
+            "transposed", rel_error=rel, aligned=same, details={**details, "square": True}
+        )
     holds, k, _ = fit(c, m, None, PATTERN_TOL)
     if holds and abs(abs(k) - 1) > UNIT_BAND and k != 0:
         return Verdict("scaled", scale=k, rel_error=rel, aligned=same, details=details)
     if transposed is not None:
         holds, kt, _ = fit(transposed, m, None, PATTERN_TOL)
         if holds and kt != 0:
-            return Verdict("transposed", rel_error=rel, aligned=same,
-                           details={**details, "square": True, "factor": kt})
+            return Verdict(
+                "transposed",
+                rel_error=rel,
+                aligned=same,
+                details={**details, "square": True, "factor": kt},
+            )
     l2 = _l2_term(c, m.project(param), m)
     if l2 is not None:
         details["l2"] = l2
@@ -190,24 +215,37 @@ def _classify_transposed(aligned: np.ndarray, m: _Measured, details: dict[str, A
     if holds:
         return Verdict("transposed", rel_error=rel, aligned=aligned, details=details)
     if m.flat:
-        return Verdict("wrong", rel_error=rel, aligned=aligned, details={**details, "transposed_shape": True})
+        return Verdict(
+            "wrong", rel_error=rel, aligned=aligned, details={**details, "transposed_shape": True}
+        )
     holds, k, _ = fit(c, m, None, PATTERN_TOL)
     if holds and k != 0:
-        return Verdict("transposed", rel_error=rel, aligned=aligned, details={**details, "factor": k})
-    return Verdict("wrong", rel_error=rel, aligned=aligned, details={**details, "transposed_shape": True})
+        return Verdict(
+            "transposed", rel_error=rel, aligned=aligned, details={**details, "factor": k}
+        )
+    return Verdict(
+        "wrong", rel_error=rel, aligned=aligned, details={**details, "transposed_shape": True}
+    )
 
 
-def _classify_other(candidates: list[tuple[str, np.ndarray]], m: _Measured,
-                    details: dict[str, Any]) -> Verdict:
+def _classify_other(
+    candidates: list[tuple[str, np.ndarray]], m: _Measured, details: dict[str, Any]
+) -> Verdict:
     for label, aligned in candidates:
         c = m.project(aligned)
         holds, _, rel = fit(c, m, 1.0, OK_TOL)
         if holds:
-            return Verdict("shape", rel_error=rel, aligned=aligned, details={**details, "match": label})
+            return Verdict(
+                "shape", rel_error=rel, aligned=aligned, details={**details, "match": label}
+            )
         if m.flat:
             break
         holds, k, _ = fit(c, m, None, PATTERN_TOL)
         if holds and k != 0:
-            return Verdict("shape", rel_error=rel, aligned=aligned,
-                           details={**details, "match": label, "factor": k})
+            return Verdict(
+                "shape",
+                rel_error=rel,
+                aligned=aligned,
+                details={**details, "match": label, "factor": k},
+            )
     return Verdict("shape", details={**details, "kind": "other"})

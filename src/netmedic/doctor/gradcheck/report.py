@@ -83,9 +83,11 @@ class GradReport:
 
     def headline(self) -> str:
         n = len(self.results)
-        return (f"gradient check: {n} parameter{'s' * (n != 1)} ({self.entries:,} entries), "
-                f"{self.loss_calls} loss calls + {self.grads_calls} grads call"
-                f"{'s' * (self.grads_calls != 1)}, {self.seconds:.2f} s")
+        return (
+            f"gradient check: {n} parameter{'s' * (n != 1)} ({self.entries:,} entries), "
+            f"{self.loss_calls} loss calls + {self.grads_calls} grads call"
+            f"{'s' * (self.grads_calls != 1)}, {self.seconds:.2f} s"
+        )
 
     def verdict(self) -> str:
         n, bad = len(self.results), len(self.mismatches)
@@ -95,8 +97,13 @@ class GradReport:
 
     def _rows(self) -> list[tuple[str, str, str, str, str]]:
         return [
-            (r.name, r.key, r.pattern, fmt_number(r.rel_error),
-             "" if r.scale is None else f"{r.scale:.4g}")
+            (
+                r.name,
+                r.key,
+                r.pattern,
+                fmt_number(r.rel_error),
+                "" if r.scale is None else f"{r.scale:.4g}",
+            )
             for r in self.results.values()
         ]
 
@@ -105,8 +112,10 @@ class GradReport:
         rows = [header, *self._rows()]
         widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
         lines = [self.headline(), ""]
-        lines += ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
-                  for row in rows]
+        lines += [
+            "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+            for row in rows
+        ]
         for r in self.mismatches:
             lines += ["", f"{r.name} ({r.key}): {r.pattern}. {r.explanation}.", f"  fix: {r.fix}"]
             if r.evidence:
@@ -122,8 +131,9 @@ class GradReport:
         for column in ("parameter", "grads key", "pattern", "rel. error", "k"):
             table.add_column(column, justify="right" if column in ("rel. error", "k") else "left")
         for row in self._rows():
-            table.add_row(row[0], row[1], Text(row[2], style=_STYLE.get(row[2], "bold red")),
-                          *row[3:])
+            table.add_row(
+                row[0], row[1], Text(row[2], style=_STYLE.get(row[2], "bold red")), *row[3:]
+            )
         parts: list[Any] = [Text(self.headline(), style="bold"), table]
         for r in self.mismatches:
             text = Text()
@@ -157,22 +167,28 @@ class GradReport:
         }
 
     def findings(self) -> list[Any]:
-        """The mismatches as doctor :class:`~netmedic.doctor.finding.Finding` s (``wrong_gradient``)."""
+        """The mismatches as doctor findings (kind ``wrong_gradient``, remedy ``fix_gradient``)."""
         from netmedic.doctor.finding import Finding
 
         out = []
         for r in self.mismatches:
             explanation = r.explanation + (f". {self.diagnosis}" if self.diagnosis else "")
-            out.append(Finding(
-                kind="wrong_gradient",
-                severity="error",
-                step=None,
-                where=r.name,
-                evidence=f"{r.pattern}, relative error {fmt_number(r.rel_error)}"
-                + (f"; {r.evidence}" if r.evidence else ""),
-                explanation=explanation,
-                fix=r.fix,
-                remedy={"action": "fix_gradient", "param": r.name, "pattern": r.pattern,
-                        "scale": r.scale},
-            ))
+            out.append(
+                Finding(
+                    kind="wrong_gradient",
+                    severity="error",
+                    step=None,
+                    where=r.name,
+                    evidence=f"{r.pattern}, relative error {fmt_number(r.rel_error)}"
+                    + (f"; {r.evidence}" if r.evidence else ""),
+                    explanation=explanation,
+                    fix=r.fix,
+                    remedy={
+                        "action": "fix_gradient",
+                        "param": r.name,
+                        "pattern": r.pattern,
+                        "scale": r.scale,
+                    },
+                )
+            )
         return out

@@ -14,10 +14,12 @@ from functools import cached_property
 import numpy as np
 
 from netmedic.doctor.finding import Finding
-from netmedic.doctor.history import History, Record
+from netmedic.doctor.history import FIRST_KEEP, History, Record
+from netmedic.doctor.rules._robust import median
 from netmedic.doctor.stats import infer_activation_kind
 
 BASELINE_STEPS = 5  # the initial loss and gradient norms are medians/minima over the first 5 steps
+LOOKBACK = 64  # full records a rule may look back over (bounded work per evaluation)
 
 
 @dataclass
@@ -33,19 +35,42 @@ class RuleContext:
     # ------------------------------------------------------------------------------ records
     @cached_property
     def records(self) -> list[Record]:
+        """Every recent record (most hold only gradient norms)."""
         return list(self.history.recent)
 
     @cached_property
+    def full(self) -> list[Record]:
+        """Recent records with the full statistics, oldest first."""
+        return list(self.history.full)
+
+    @cached_property
     def new(self) -> list[Record]:
-        return [r for r in self.records if r.n > self.since_n]
+        """Full records the rules have not judged yet."""
+        return [r for r in self.full if r.n > self.since_n]
 
     @property
     def first(self) -> list[Record]:
         return self.history.first
 
-    def before(self, record: Record) -> list[Record]:
-        """Recent records up to and including ``record``."""
-        return [r for r in self.records if r.n <= record.n]
+    def tail(self, record: Record, count: int, keep=None) -> list[Record]:
+        """The last ``count`` full records up to and including ``record`` (oldest first) for
+        which ``keep(record)`` is true; looks back at most :data:`LOOKBACK` records."""
+        out: list[Record] = []
+        for i, r in enumerate(reversed(self.full)):
+            if i >= LOOKBACK or len(out) == count:
+                break
+            if r.n <= record.n and (keep is None or keep(r)):
+                out.append(r)
+        return out[::-1]
+
+    def previous(self, record: Record) -> Record | None:
+        """The record observed just before ``record`` (full or not), if still held."""
+        for r in reversed(self.history.recent):
+            if r.n == record.n - 1:
+                return r
+            if r.n < record.n - 1:
+                break
+        return None
 
     def reported(self, kind: str) -> list[Finding]:
         return [f for (k, _), f in self.findings.items() if k == kind]
@@ -54,23 +79,39 @@ class RuleContext:
     @cached_property
     def loss_series(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(n, steps, losses)`` of the recent records with a finite loss."""
-        rows = [(r.n, r.step, r.loss) for r in self.records if r.loss_finite]
-        if not rows:
-            empty = np.zeros(0)
-            return empty.astype(np.int64), empty.astype(np.int64), empty
-        n, steps, losses = zip(*rows, strict=True)
-        return np.array(n), np.array(steps), np.array(losses, dtype=float)
+        n, steps, losses = self.history.loss_window()
+        keep = np.isfinite(losses)
+        return n[keep], steps[keep], losses[keep]
+
+    def loss_of(self, n: int) -> float:
+        """The loss at observation ``n`` (NaN if unknown or not finite)."""
+        ns, _, losses = self.loss_series
+        i = int(np.searchsorted(ns, n))
+        return float(losses[i]) if i < len(ns) and ns[i] == n else math.nan
+
+    def recent_loss(self, upto_n: int, count: int = 3) -> float:
+        """Median of the last ``count`` finite losses up to observation ``upto_n``."""
+        ns, _, losses = self.loss_series
+        return median(losses[ns <= upto_n][-count:].tolist())
 
     def initial_loss(self, upto_n: int, window: int = BASELINE_STEPS) -> float:
         """Median of the first ``window`` finite losses observed up to observation ``upto_n``."""
-        values = [r.loss for r in self.first if r.loss_finite and r.n <= upto_n][:window]
-        return float(np.median(values)) if values else math.nan
+        key = (min(upto_n, FIRST_KEEP), window)
+        cached = self._initial.get(key)
+        if cached is None:
+            values = [r.loss for r in self.first if r.loss_finite and r.n <= upto_n][:window]
+            cached = self._initial[key] = median(values)
+        return cached
+
+    @cached_property
+    def _initial(self) -> dict[tuple[int, int], float]:
+        return {}
 
     # ------------------------------------------------------------------------------ model
     @cached_property
     def param_shapes(self) -> dict[str, tuple[int, ...]]:
         shapes: dict[str, tuple[int, ...]] = {}
-        for record in self.first + self.records[:1]:
+        for record in self.first + self.full[:1]:
             for name, entry in record.role("param"):
                 if "shape" in entry and name not in shapes:
                     shapes[name] = tuple(entry["shape"])
@@ -78,11 +119,21 @@ class RuleContext:
 
     def is_weight(self, name: str) -> bool:
         """A weight (matrix or kernel), not a bias or a scale vector."""
+        known = self._weights.get(name)
+        if known is not None:
+            return known
         shape = self.param_shapes.get(name)
         if shape is not None:
-            return math.prod(shape) > max(shape, default=1)
-        last = name.rsplit(".", 1)[-1].lower()
-        return not (last.startswith("b") or "bias" in last or last.startswith("db"))
+            known = math.prod(shape) > max(shape, default=1)
+        else:
+            last = name.rsplit(".", 1)[-1].lower()
+            known = not (last.startswith("b") or "bias" in last or last.startswith("db"))
+        self._weights[name] = known
+        return known
+
+    @cached_property
+    def _weights(self) -> dict[str, bool]:
+        return {}
 
     def weights(self, record: Record, role: str = "grad") -> list[str]:
         """Names of the weights that ``record`` has ``role`` entries for, in forward order."""
@@ -95,7 +146,7 @@ class RuleContext:
 
     def activation_kind(self, name: str) -> str | None:
         """The kind the caller gave or the first one the values revealed."""
-        for record in self.first + self.records:
+        for record in self.first + self.full:
             entry = record.get("act", name)
             if entry is not None:
                 kind = entry.get("kind") or infer_activation_kind(entry)
@@ -104,7 +155,7 @@ class RuleContext:
         return None
 
     def activation_kinds(self) -> set[str]:
-        names = {name for r in self.first + self.records[-1:] for name, _ in r.role("act")}
+        names = {name for r in self.first + self.full[-1:] for name, _ in r.role("act")}
         return {k for k in (self.activation_kind(n) for n in names) if k}
 
     @cached_property
@@ -113,7 +164,7 @@ class RuleContext:
         pre-activation (the logits), or of a final softmax."""
         if self.num_classes:
             return self.num_classes
-        for record in self.first + self.records[-1:]:
+        for record in self.first + self.full[-1:]:
             labels = [e.get("width", 1) for _, e in record.role("label")]
             if labels and labels[0] > 1:
                 return int(labels[0])
@@ -128,7 +179,7 @@ class RuleContext:
     def output_activation(self) -> str | None:
         """The last activation when it looks like the network's output (softmax, or narrower than
         the one before it, or as wide as the number of classes): not judged as a hidden layer."""
-        for record in self.first[-1:] + self.records[-1:]:
+        for record in self.first[-1:] + self.full[-1:]:
             acts = list(record.role("act"))
             if not acts:
                 continue
@@ -146,8 +197,8 @@ class RuleContext:
     def lr_at(self, record: Record) -> float | None:
         if record.lr is not None:
             return record.lr
-        for r in reversed(self.before(record)):
-            if r.lr is not None:
+        for r in reversed(self.records):
+            if r.n <= record.n and r.lr is not None:
                 return r.lr
         return None
 
@@ -157,6 +208,13 @@ class RuleContext:
         Measured from ``update/`` entries when present; otherwise, for a trace with only norms,
         estimated as ``lr · ‖g‖ / ‖w‖`` (exact for plain SGD, said so in the evidence).
         """
+        cached = record.cache.get("ratios")
+        if cached is not None:
+            return cached
+        record.cache["ratios"] = result = self._update_ratios(record)
+        return result
+
+    def _update_ratios(self, record: Record) -> tuple[dict[str, float], bool]:
         ratios: dict[str, float] = {}
         for name, entry in record.role("update"):
             param = record.get("param", name)
@@ -165,7 +223,7 @@ class RuleContext:
         if ratios or record.n == 0:
             return ratios, False
         lr = self.lr_at(record)
-        if lr is None or any(True for _ in record.role("update")):
+        if lr is None or record.role("update"):
             return ratios, False
         for name, entry in record.role("grad"):
             param = record.get("param", name)
@@ -173,24 +231,28 @@ class RuleContext:
                 ratios[name] = abs(lr) * entry["norm"] / param["norm"]
         return ratios, True
 
-    def step_samples(self, upto: Record) -> list[dict[str, float]]:
-        """One sample per record (up to ``upto``) with update dot products and a previous loss:
+    def step_samples(self, upto: Record, count: int) -> list[dict[str, float]]:
+        """The last ``count`` records up to ``upto`` with update dot products, one sample each:
         ``step``, ``dloss`` (loss change over the step), ``p_end`` = Σ⟨g_t, Δw⟩,
         ``p_start`` = Σ⟨g_{t−1}, Δw⟩ (NaN if unknown), ``p`` (their mean), ``ratio`` (median
         update/weight ratio)."""
-        out = []
-        previous: Record | None = None
-        for record in self.before(upto):
-            entries = [e for _, e in record.role("update") if "dot_grad" in e]
-            if entries and previous is not None and previous.n == record.n - 1 and \
-                    record.loss_finite and previous.loss_finite:
-                p_end = sum(e["dot_grad"] for e in entries)
-                starts = [e.get("dot_prev_grad") for e in entries]
-                p_start = sum(starts) if None not in starts else math.nan
-                p = p_end if math.isnan(p_start) else 0.5 * (p_start + p_end)
-                ratios, _ = self.update_ratios(record)
-                out.append({"step": record.step, "dloss": record.loss - previous.loss,
-                            "p_end": p_end, "p_start": p_start, "p": p,
-                            "ratio": float(np.median(list(ratios.values()))) if ratios else math.nan})
-            previous = record
-        return out
+        records = self.tail(upto, count, lambda r: self.sample(r) is not None)
+        return [self.sample(r) for r in records]
+
+    def sample(self, record: Record) -> dict[str, float] | None:
+        if "sample" in record.cache:
+            return record.cache["sample"]
+        sample = None
+        entries = [e for _, e in record.role("update") if "dot_grad" in e]
+        before = self.loss_of(record.n - 1) if entries else math.nan
+        if entries and record.loss_finite and math.isfinite(before):
+            p_end = sum(e["dot_grad"] for e in entries)
+            starts = [e.get("dot_prev_grad") for e in entries]
+            p_start = sum(starts) if None not in starts else math.nan
+            p = p_end if math.isnan(p_start) else 0.5 * (p_start + p_end)
+            ratios, _ = self.update_ratios(record)
+            sample = {"step": record.step, "dloss": record.loss - before, "p_end": p_end,
+                      "p_start": p_start, "p": p,
+                      "ratio": median(ratios.values())}
+        record.cache["sample"] = sample
+        return sample

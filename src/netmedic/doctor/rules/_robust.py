@@ -12,8 +12,19 @@ def finite(values: np.ndarray) -> np.ndarray:
 
 
 def median(values) -> float:
-    v = finite(np.asarray(values, dtype=float))
-    return float(np.median(v)) if v.size else math.nan
+    """Median of the finite values (NaN if none); pure Python, fast for the short lists rules
+    use (np.median costs ~20 µs per call)."""
+    v = sorted(x for x in values if math.isfinite(x))
+    if not v:
+        return math.nan
+    mid = len(v) // 2
+    return float(v[mid]) if len(v) % 2 else 0.5 * (v[mid - 1] + v[mid])
+
+
+def share(flags) -> float:
+    """Fraction of true values (0 for none)."""
+    flags = list(flags)
+    return sum(bool(f) for f in flags) / len(flags) if flags else 0.0
 
 
 def up_fraction(values: np.ndarray) -> float:

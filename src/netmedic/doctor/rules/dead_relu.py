@@ -34,12 +34,12 @@ def check(ctx: RuleContext) -> list[Finding]:
             if (("dead_relu", name) in ctx.findings or not _dead(ctx, entry)
                     or ctx.activation_kind(name) != "relu"):
                 continue
-            history = [r.get("act", name) for r in ctx.before(record)
-                       if r.get("act", name) and "dead_frac" in r.get("act", name)]
-            if len(history) < DEAD_PERSIST or not all(_dead(ctx, e) for e in history[-DEAD_PERSIST:]):
+            tail = [r.get("act", name) for r in ctx.tail(record, DEAD_PERSIST, lambda r:
+                                                          "dead_frac" in (r.get("act", name) or {}))]
+            if len(tail) < DEAD_PERSIST or not all(_dead(ctx, e) for e in tail):
                 continue
-            start = history[0].get("dead_frac", 0.0)
-            out.append(_finding(ctx, record, name, entry, start, _dead(ctx, history[0])))
+            start = _first_entry(ctx, "act", name, "dead_frac") or entry
+            out.append(_finding(ctx, record, name, entry, start["dead_frac"], _dead(ctx, start)))
         if not any(True for _ in record.role("act")):
             out += _from_gradients(ctx, record)
     return out
@@ -78,15 +78,15 @@ def _from_gradients(ctx: RuleContext, record) -> list[Finding]:
         entry = record.get("grad", name)
         if ("dead_relu", layer) in ctx.findings or "zero_frac" not in entry:
             continue
-        series = [r.get("grad", name)["zero_frac"] for r in ctx.before(record)
-                  if r.get("grad", name) and "zero_frac" in r.get("grad", name)]
-        tail = series[-DEAD_PERSIST:]
+        tail = [r.get("grad", name)["zero_frac"] for r in ctx.tail(
+            record, DEAD_PERSIST, lambda r: "zero_frac" in (r.get("grad", name) or {}))]
         if len(tail) < DEAD_PERSIST or min(tail) < ctx.th["dead_zero_gradients"]:
             continue
-        if series[0] >= ctx.th["dead_zero_gradients"] - 0.2:
+        start = (_first_entry(ctx, "grad", name, "zero_frac") or entry)["zero_frac"]
+        if start >= ctx.th["dead_zero_gradients"] - 0.2:
             continue  # zeros from the start: sparse inputs or a zero-initialized layer, not death
         evidence = (f"{pct(entry['zero_frac'])} of grad {name} is exactly 0 at step {record.step} "
-                    f"({pct(series[0])} at the start)")
+                    f"({pct(start)} at the start)")
         explanation = ("Most of this layer's gradient became exactly zero: the ReLU units feeding "
                        "it stopped firing for every example (pass activations=... to see which).")
         lr = ctx.lr_at(record)
@@ -98,3 +98,12 @@ def _from_gradients(ctx: RuleContext, record) -> list[Finding]:
         out.append(Finding("dead_relu", "warning", record.step, layer, evidence, explanation,
                            fix, remedy))
     return out
+
+
+def _first_entry(ctx: RuleContext, role: str, name: str, field: str) -> dict | None:
+    """The first measurement of ``field`` for this tensor (the state at the start)."""
+    for record in ctx.first:
+        entry = record.get(role, name)
+        if entry is not None and field in entry:
+            return entry
+    return None

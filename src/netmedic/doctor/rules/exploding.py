@@ -74,15 +74,16 @@ def _loss_not_improving(ctx: RuleContext, record) -> bool:
     if not math.isfinite(record.loss):
         return True
     initial = ctx.initial_loss(record.n)
-    recent = [r.loss for r in ctx.before(record)[-3:] if r.loss_finite]
-    current = float(np.median(recent)) if recent else record.loss
+    current = ctx.recent_loss(record.n)
     return not math.isfinite(initial) or current >= EXPLODING_LOSS_PROGRESS * initial
 
 
 def _clip_threshold(ctx: RuleContext, upto) -> float:
     """A percentile of the global gradient norm over the steps before the growth began."""
     totals = []
-    for record in ctx.before(upto):
+    for record in ctx.records:
+        if record.n > upto.n:
+            break
         norms = [e["norm"] for _, e in record.role("grad")]
         total = math.sqrt(sum(x * x for x in norms)) if norms else math.nan
         if math.isfinite(total):

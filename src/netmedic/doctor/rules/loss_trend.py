@@ -13,10 +13,11 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 from netmedic.doctor.finding import Finding
 from netmedic.doctor.rules._context import RuleContext
-from netmedic.doctor.rules._robust import fmt, nice_down
+from netmedic.doctor.rules._robust import fmt, median, nice_down
 
 DIVERGE_FACTOR = 2.0  # median of 5 losses at 2× its best median: far beyond median noise
 DIVERGE_FACTOR_SINGLE = 10.0  # with < 6 losses, single values: one batch may be 2–5× (issue 4)
@@ -45,35 +46,53 @@ def _lr_remedy(ctx: RuleContext, record, factor: float) -> tuple[str, dict]:
     return f"the learning rate ×{fmt(factor)}", {"action": "set_lr", "factor": factor}
 
 
-def _new_indices(ctx: RuleContext) -> list[int]:
+def _new_indices(ctx: RuleContext, minimum: int = 1) -> np.ndarray:
+    """Indices (into ``ctx.loss_series``) of the losses new since the last evaluation that have
+    at least ``minimum`` losses up to them."""
     n, _, _ = ctx.loss_series
-    return [i for i in range(len(n)) if n[i] > ctx.since_n]
+    idx = np.flatnonzero(n > ctx.since_n)
+    return idx[idx + 1 >= minimum]
+
+
+def _windows(values: np.ndarray, idx: np.ndarray, size: int) -> np.ndarray:
+    """``(len(idx), size)``: the ``size`` values ending at each index."""
+    return sliding_window_view(values, size)[idx + 1 - size]
+
+
+def _record(ctx: RuleContext, n: int):
+    return next(r for r in reversed(ctx.records) if r.n == n)
 
 
 def check_diverging(ctx: RuleContext) -> list[Finding]:
     if ctx.reported("diverging_loss"):
         return []
     n, steps, losses = ctx.loss_series
-    for i in _new_indices(ctx):
-        values = losses[: i + 1]
-        m = len(values)
-        if m < 2:
-            continue
+    idx = _new_indices(ctx, minimum=2)
+    if not idx.size:
+        return []
+    rolling5 = best5 = None
+    if len(losses) >= 15:
+        rolling5 = np.median(sliding_window_view(losses, 5), axis=1)
+        best5 = np.minimum.accumulate(rolling5)
+    for i in (int(k) for k in idx):
+        m = i + 1
         w = 1 if m < 6 else (3 if m < 15 else 5)
+        if w == 5:
+            current, best = float(rolling5[i - 4]), float(best5[i - 4])
+            j = int(np.argmin(rolling5[: i - 3]))
+        else:
+            rolling = np.median(sliding_window_view(losses[:m], w), axis=1)
+            current, j = float(rolling[-1]), int(np.argmin(rolling))
+            best = float(rolling[j])
         factor = DIVERGE_FACTOR_SINGLE if w == 1 else ctx.th["diverge_factor"]
-        current = float(np.median(values[-w:]))
-        rolling = np.median(np.lib.stride_tricks.sliding_window_view(values, w), axis=1)
-        j = int(np.argmin(rolling))
-        best = float(rolling[j])
         initial = ctx.initial_loss(int(n[i]), w)
         if not math.isfinite(initial):
-            initial = float(np.median(values[:w]))
+            initial = median(losses[:w].tolist())
         rise = current - best
         if not (rise > 0 and rise >= (factor - 1) * abs(best)
                 and rise >= DIVERGE_UNDONE * (initial - best)):
             continue
-        record = next(r for r in ctx.records if r.n == n[i])
-        fix_words, remedy = _lr_remedy(ctx, record, 0.1)
+        fix_words, remedy = _lr_remedy(ctx, _record(ctx, int(n[i])), 0.1)
         evidence = (f"loss {fmt(current)} at step {int(steps[i])}"
                     + (f" (median of the last {w})" if w > 1 else "")
                     + f", ×{fmt(current / best) if best > 0 else 'n/a'} its best {fmt(best)} "
@@ -92,28 +111,31 @@ def check_oscillating(ctx: RuleContext) -> list[Finding]:
     if ctx.reported("oscillating_loss"):
         return []
     n, steps, losses = ctx.loss_series
-    for i in _new_indices(ctx):
-        if i + 1 < OSCILLATION_WINDOW:
-            continue
-        window = losses[i + 1 - OSCILLATION_WINDOW: i + 1]
-        diff = np.diff(window)
-        moved = diff[diff != 0]
-        if moved.size < 3:
-            continue
-        alternation = float(np.mean(np.sign(moved[1:]) != np.sign(moved[:-1])))
-        level = float(np.median(window))
-        amplitude = float(np.median(np.abs(diff))) / abs(level) if level else math.inf
-        half = OSCILLATION_WINDOW // 2
-        progress = float(np.median(window[half:])) < 0.9 * float(np.median(window[:half]))
+    size = OSCILLATION_WINDOW
+    idx = _new_indices(ctx, minimum=size)
+    if not idx.size:
+        return []
+    windows = _windows(losses, idx, size)
+    diff = np.diff(windows, axis=1)
+    signs = np.sign(diff)
+    alternation = np.mean(signs[:, 1:] * signs[:, :-1] < 0, axis=1)
+    level = np.median(windows, axis=1)
+    with np.errstate(all="ignore"):
+        amplitude = np.median(np.abs(diff), axis=1) / np.abs(level)
+    half = size // 2
+    progress = np.median(windows[:, half:], axis=1) < 0.9 * np.median(windows[:, :half], axis=1)
+    candidates = (alternation >= ctx.th["oscillation_alternation"]) & (
+        amplitude >= OSCILLATION_AMPLITUDE) & ~progress
+    for k in np.flatnonzero(candidates):
+        i = int(idx[k])
         initial = ctx.initial_loss(int(n[i]))
-        if (alternation < ctx.th["oscillation_alternation"] or amplitude < OSCILLATION_AMPLITUDE
-                or progress or (math.isfinite(initial) and level < OSCILLATION_LEVEL * initial)):
+        if math.isfinite(initial) and level[k] < OSCILLATION_LEVEL * initial:
             continue
-        record = next(r for r in ctx.records if r.n == n[i])
-        fix_words, remedy = _lr_remedy(ctx, record, 0.3)
-        evidence = (f"over steps {int(steps[i + 1 - OSCILLATION_WINDOW])}–{int(steps[i])} the "
-                    f"loss changed direction {alternation:.0%} of the time (noise: ~67%), by "
-                    f"{amplitude:.0%} of its level ({fmt(level)}), without getting lower")
+        fix_words, remedy = _lr_remedy(ctx, _record(ctx, int(n[i])), 0.3)
+        evidence = (f"over steps {int(steps[i + 1 - size])}–{int(steps[i])} the loss changed "
+                    f"direction {alternation[k]:.0%} of the time (noise: ~67%), by "
+                    f"{amplitude[k]:.0%} of its level ({fmt(float(level[k]))}), without getting "
+                    "lower")
         explanation = ("The loss zig-zags: each step jumps across the valley instead of down "
                        "into it, which happens when the learning rate is just above what the "
                        "steepest direction tolerates.")
@@ -129,27 +151,33 @@ def check_stalled(ctx: RuleContext) -> list[Finding]:
     n, steps, losses = ctx.loss_series
     size = int(ctx.th["stall_window"])
     part = max(size // 5, 1)
-    for i in _new_indices(ctx):
-        if i + 1 < size:
-            continue
-        window = losses[i + 1 - size: i + 1]
-        early, late = float(np.median(window[:part])), float(np.median(window[-part:]))
-        progress = (early - late) / abs(early) if early else 0.0
+    idx = _new_indices(ctx, minimum=size)
+    if not idx.size:
+        return []
+    windows = _windows(losses, idx, size)
+    early, late = np.median(windows[:, :part], axis=1), np.median(windows[:, -part:], axis=1)
+    with np.errstate(all="ignore"):
+        progress = np.where(early != 0, (early - late) / np.abs(early), 0.0)
+    chance = math.log(ctx.classes) if ctx.classes and ctx.classes > 1 else None
+    for k in np.flatnonzero(progress < ctx.th["stall_progress"]):
+        i = int(idx[k])
         initial = ctx.initial_loss(int(n[i]))
-        chance = math.log(ctx.classes) if ctx.classes and ctx.classes > 1 else None
-        high = (math.isfinite(initial) and late >= STALL_LEVEL * initial) or (
-            chance is not None and late >= 0.9 * chance)
-        if progress >= ctx.th["stall_progress"] or not high:
+        high = (math.isfinite(initial) and late[k] >= STALL_LEVEL * initial) or (
+            chance is not None and late[k] >= 0.9 * chance)
+        if not high:
             continue
-        record = next(r for r in ctx.records if r.n == n[i])
+        record = _record(ctx, int(n[i]))
         ratios, _ = ctx.update_ratios(record)
-        ratio = float(np.median(list(ratios.values()))) if ratios else None
-        evidence = (f"loss {fmt(late)} at step {int(steps[i])} vs {fmt(early)} at step "
-                    f"{int(steps[i + 1 - size])} ({progress:+.1%} progress over {size} steps); "
-                    f"initial {fmt(initial)}" + (f", ln {ctx.classes} = {fmt(chance)}" if chance
-                                                 else ""))
-        explanation = "The loss has stopped moving while still near where it started: the model " \
-                      "is not learning."
+        if not ratios:
+            recent = ctx.tail(record, 1, lambda r: bool(ctx.update_ratios(r)[0]))
+            ratios = ctx.update_ratios(recent[0])[0] if recent else {}
+        ratio = median(ratios.values()) if ratios else None
+        evidence = (f"loss {fmt(float(late[k]))} at step {int(steps[i])} vs "
+                    f"{fmt(float(early[k]))} at step {int(steps[i + 1 - size])} "
+                    f"({float(progress[k]):+.1%} progress over {size} steps); initial "
+                    f"{fmt(initial)}" + (f", ln {ctx.classes} = {fmt(chance)}" if chance else ""))
+        explanation = ("The loss has stopped moving while still near where it started: the model "
+                       "is not learning.")
         if ratio is not None and ratio < 1e-4:
             fix_words, remedy = _lr_remedy(ctx, record, 10.0)
             explanation += f" The weights move only {fmt(ratio)} of their norm per step."

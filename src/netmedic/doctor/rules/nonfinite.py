@@ -68,10 +68,9 @@ def check(ctx: RuleContext) -> list[Finding]:
 
 
 def _inherited_param(ctx: RuleContext, record: Record, name: str) -> bool:
-    before = [r for r in ctx.before(record) if r.n == record.n - 1]
-    if not before:
-        return False
-    prev = before[0]
+    prev = ctx.previous(record)
+    if prev is None:
+        return record.n > 0
     entries = [prev.get("grad", name), prev.get("update", name), prev.get("param", name)]
     return any(e is not None and _bad(e) for e in entries) or (
         prev.loss is not None and not math.isfinite(prev.loss))
@@ -100,7 +99,13 @@ def _finding(ctx, record, role, name, entry, upstream, inheritors) -> Finding:
                 f"{_counts(role, entry)}; everything computed before it was finite"
                 + (f" (largest: {largest[0]} = {fmt(largest[1])})" if largest else "")
                 + (f". Inherited from it: {inherited}" if inherited else ""))
-    explanation, fix, remedy = _diagnose(role, where, largest, inputs_max, lr, upstream)
+    if role == "param" and record.n == 0:
+        explanation, fix, remedy = (
+            f"{where} is already non-finite at the first step observed: it was created (or "
+            "loaded) that way.", f"Check how {where} is initialized or loaded.",
+            {"action": "set_init", "init": "he_normal"})
+    else:
+        explanation, fix, remedy = _diagnose(role, where, largest, inputs_max, lr, upstream)
     if inherited:
         explanation += " The tensors that inherited it are not separate problems."
     return Finding("nonfinite", "error", step, where, evidence, explanation, fix, remedy)

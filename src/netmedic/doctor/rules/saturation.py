@@ -27,13 +27,14 @@ def check(ctx: RuleContext) -> list[Finding]:
             if (name == output or "sat_frac" not in entry or ("saturated_activation", name)
                     in ctx.findings or entry["sat_frac"] <= ctx.th["saturated_fraction"]):
                 continue
-            series = [r.get("act", name) for r in ctx.before(record)
-                      if r.get("act", name) and "sat_frac" in r.get("act", name)]
-            tail = series[-SATURATION_PERSIST:]
+            tail = [r.get("act", name) for r in ctx.tail(
+                record, SATURATION_PERSIST, lambda r: "sat_frac" in (r.get("act", name) or {}))]
             if len(tail) < SATURATION_PERSIST or min(e["sat_frac"] for e in tail) <= \
                     ctx.th["saturated_fraction"]:
                 continue
-            out.append(_finding(ctx, record, name, entry, series[0]["sat_frac"]))
+            start = next((r.get("act", name)["sat_frac"] for r in ctx.first
+                          if "sat_frac" in (r.get("act", name) or {})), entry["sat_frac"])
+            out.append(_finding(ctx, record, name, entry, start))
     return out
 
 

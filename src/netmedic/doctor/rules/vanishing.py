@@ -36,8 +36,7 @@ def check(ctx: RuleContext) -> list[Finding]:
     if ctx.reported("vanishing_gradients"):
         return []
     for record in ctx.new:
-        measured = [r for r in ctx.before(record) if _ratio(ctx, r) is not None]
-        window = measured[-VANISHING_PERSIST:]
+        window = ctx.tail(record, VANISHING_PERSIST, lambda r: _ratio(ctx, r) is not None)
         if len(window) < VANISHING_PERSIST or window[-1] is not record:
             continue
         ratios = [_ratio(ctx, r) for r in window]

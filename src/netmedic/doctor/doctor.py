@@ -1,0 +1,207 @@
+"""The Doctor: watch any training loop, step by step, and say what is wrong, where and since when.
+
+::
+
+    doctor = nm.Doctor()
+    for step in range(steps):
+        ...forward, loss, backward...
+        doctor.observe(step=step, loss=loss, lr=lr,
+                       params={"W1": W1, "b1": b1}, grads={"W1": dW1, "b1": db1},
+                       activations={"h1": A1}, inputs=X_batch)
+        ...update...
+    print(doctor.summary())
+
+The probe (this call) feeds the monitor (:mod:`~netmedic.doctor.monitor`), which keeps compact
+statistics in a bounded history (:mod:`~netmedic.doctor.history`); the rules
+(:mod:`~netmedic.doctor.rules`) turn that history into findings. A trace of the same statistics
+(``Doctor(trace="run.jsonl")``) replays through the very same rules: ``netmedic doctor TRACE``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import traceback
+import warnings
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from netmedic.doctor import present
+from netmedic.doctor.finding import Finding
+from netmedic.doctor.history import History, Record
+from netmedic.doctor.monitor import Monitor
+from netmedic.doctor.rules import DEFAULT_THRESHOLDS, RULES, RuleContext
+
+
+class Doctor:
+    """Watches a training run and reports :class:`~netmedic.doctor.finding.Finding` s.
+
+    Parameters
+    ----------
+    batch_axis : the axis of activations/inputs/labels that indexes examples (0; seed 002 keeps
+        examples in columns: 1).
+    history : steps kept in memory for the rules (a ring buffer), and for plots (thinned evenly
+        over the whole run); memory stays bounded whatever the run length.
+    stride : the full statistics are computed on the first ``stride`` steps, then every
+        ``stride``-th step (and on any step whose loss or gradients are not finite); the loss
+        and the gradient norms on every step. 1 = everything every step.
+    num_classes : for ``initial_loss_off`` and ``label_error``; inferred from the labels or the
+        width of the last pre-activation (logits) when not given.
+    trace : write a trace while watching: a path ending in ``.jsonl`` (per-tensor statistics,
+        one line per step) or a folder (one ``.npz`` of raw arrays per step); see the README.
+    **thresholds : any of :data:`~netmedic.doctor.rules.DEFAULT_THRESHOLDS`, e.g.
+        ``Doctor(update_ratio_high=0.2)``.
+    """
+
+    def __init__(self, *, batch_axis: int = 0, history: int = 512, stride: int = 10,
+                 num_classes: int | None = None, trace: str | None = None,
+                 **thresholds: float) -> None:
+        unknown = sorted(set(thresholds) - set(DEFAULT_THRESHOLDS))
+        if unknown:
+            raise TypeError(f"unknown threshold(s) {', '.join(unknown)}; known: "
+                            f"{', '.join(sorted(DEFAULT_THRESHOLDS))}")
+        self.thresholds = {**DEFAULT_THRESHOLDS, **{k: float(v) for k, v in thresholds.items()}}
+        self.batch_axis, self.stride, self.num_classes = batch_axis, stride, num_classes
+        self.history = History(history)
+        self._monitor = Monitor(batch_axis=batch_axis, stride=stride)
+        self._findings: dict[tuple[str, str], Finding] = {}
+        self._n = 0
+        self._evaluated_n = -1
+        #: Tracebacks of rules that failed (a bug in netmedic, never the user's problem).
+        self.internal_errors: list[str] = []
+        self._trace = None
+        if trace is not None:
+            from netmedic.doctor.trace import TraceWriter
+
+            self._trace = TraceWriter(trace, self.settings())
+
+    # ------------------------------------------------------------------------------ watching
+    def observe(self, step: int, loss: Any, lr: float | None = None,
+                params: Mapping[str, np.ndarray] | None = None,
+                grads: Mapping[str, np.ndarray] | None = None,
+                activations: Mapping[str, np.ndarray] | None = None,
+                preactivations: Mapping[str, np.ndarray] | None = None,
+                inputs: np.ndarray | Mapping[str, np.ndarray] | None = None,
+                activation_kinds: Mapping[str, str] | None = None,
+                updates: Mapping[str, np.ndarray] | None = None,
+                labels: np.ndarray | Mapping[str, np.ndarray] | None = None) -> list[Finding]:
+        """Look at one training step; return the findings that are new at this step.
+
+        Parameters
+        ----------
+        step : the caller's step number (0-based count of optimizer steps attempted).
+        loss : this step's loss (a number; an array of per-example losses is averaged).
+        lr : the base learning rate used for this step's update (SGD, momentum or Adam).
+        params : name -> array, *before* this step's update, in forward (layer) order.
+        grads : same keys (a ``d`` prefix, ``dW1`` for ``W1``, is understood), any order.
+        activations : name -> post-activation output, ``(N, ...)`` with the batch on
+            ``batch_axis``, in layer order; kinds are inferred unless ``activation_kinds`` says.
+        preactivations : name -> output of a dense/conv layer before its nonlinearity (the
+            last one: the logits), in layer order.
+        inputs : the batch fed to the network, ``(N, ...)`` (or a dict of named inputs).
+        activation_kinds : name -> ``"relu"``, ``"sigmoid"``, ``"tanh"``, ``"softmax"``, ``"other"``.
+        updates : name -> the step that produced *these* params, w_t − w_{t−1} (the optimizer's
+            last step); computed by the doctor (every ``stride`` steps) when not given.
+        labels : the batch's targets, class indices ``(N,)`` or one-hot ``(N, C)``.
+
+        Never raises on NaN/Inf, never prints NumPy warnings, keeps no reference to the arrays.
+        """
+        with np.errstate(all="ignore"):
+            record, full = self._monitor.measure(
+                self._n, step, loss, lr, params, grads, activations, preactivations, inputs,
+                activation_kinds, updates, labels)
+        if self._trace is not None:
+            self._trace.write(record, dict(loss=loss, lr=lr, params=params, grads=grads,
+                                           activations=activations, preactivations=preactivations,
+                                           inputs=inputs, activation_kinds=activation_kinds,
+                                           updates=updates, labels=labels))
+        return self._accept(record, full)
+
+    def observe_record(self, record: Record, rich: bool = False) -> list[Finding]:
+        """Feed one step's *statistics* (a trace line) instead of arrays: the replay path.
+
+        ``rich``: the record carries more than gradient norms, so the rules look at it even off
+        the stride. ``record.n`` is reassigned to this doctor's count.
+        """
+        record.n = self._n
+        finite = (record.loss is None or math.isfinite(record.loss)) and all(
+            math.isfinite(e.get("norm", 0.0)) for _, e in record.role("grad"))
+        full = self._monitor.is_full(self._n) or rich or not finite
+        return self._accept(record, full)
+
+    def _accept(self, record: Record, full: bool) -> list[Finding]:
+        self.history.append(record, full)
+        self._n += 1
+        return self._evaluate() if full else []
+
+    def _evaluate(self) -> list[Finding]:
+        ctx = RuleContext(self.history, self.thresholds, self._evaluated_n, self.num_classes,
+                          dict(self._findings))
+        self._evaluated_n = self._n - 1
+        new: list[Finding] = []
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            for rule in RULES:
+                try:
+                    made = rule(ctx)
+                except Exception:  # a netmedic bug must not stop the user's training
+                    self.internal_errors.append(traceback.format_exc())
+                    continue
+                for finding in made:
+                    key = (finding.kind, finding.where)
+                    old = self._findings.get(key)
+                    if old is None:
+                        self._findings[key] = finding
+                        new.append(finding)
+                    else:
+                        self._findings[key] = dataclasses.replace(old, evidence=finding.evidence)
+                    ctx.findings = {**ctx.findings, key: self._findings[key]}
+        return new
+
+    def finish(self) -> list[Finding]:
+        """Judge the steps since the last full one (the loss trend of the tail) and close the
+        trace. Called by :meth:`summary` and :meth:`verdict`; harmless to call twice."""
+        new = self._evaluate() if self._evaluated_n < self._n - 1 else []
+        if self._trace is not None:
+            self._trace.close()
+        return new
+
+    # ------------------------------------------------------------------------------ results
+    @property
+    def findings(self) -> list[Finding]:
+        """All findings so far, one per (kind, where): first occurrence kept, evidence updated."""
+        return list(self._findings.values())
+
+    @property
+    def alarms(self) -> list[Finding]:
+        return [f for f in self._findings.values() if f.is_alarm]
+
+    def summary(self) -> str:
+        """Plain text: the verdict, then each finding with its evidence, explanation and fix."""
+        self.finish()
+        return present.summary_text(self.findings)
+
+    def verdict(self) -> str:
+        """One line: ``"no findings"`` or ``"1 error, 2 warnings: nonfinite at dense3 (step 7), …"``."""
+        self.finish()
+        return present.verdict(self.findings)
+
+    def settings(self) -> dict[str, Any]:
+        """What a replay needs to reproduce this doctor's decisions (the trace header)."""
+        changed = {k: v for k, v in self.thresholds.items() if v != DEFAULT_THRESHOLDS[k]}
+        return {"stride": self.stride, "batch_axis": self.batch_axis,
+                "num_classes": self.num_classes, "history": self.history.capacity,
+                "thresholds": changed}
+
+    def write_trace(self, path: str) -> None:
+        """Write the statistics held in memory as a JSON-lines trace (complete while the run
+        fits in ``history`` steps; pass ``trace=`` to the constructor for any length)."""
+        from netmedic.doctor.trace import write_jsonl
+
+        write_jsonl(path, self.history.records, self.settings(), complete=self.history.complete)
+
+    def __repr__(self) -> str:
+        return (f"Doctor({self._n} steps observed, {len(self._findings)} findings, "
+                f"stride={self.stride})")
