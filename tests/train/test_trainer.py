@@ -131,3 +131,16 @@ def test_resume_without_checkpoint_says_what_to_pass(tmp_path):
 def test_model_size_must_match_data(tiny_npz, tmp_path):
     with pytest.raises(ValueError, match=r"64 values\) but the model expects 784 inputs"):
         train(config(tiny_npz, tmp_path, model="mlp:784-10"))
+
+
+def test_resume_is_exact_for_batchnorm_and_dropout(tiny_npz, tmp_path):
+    model = "cnn:in1x8x8-c4k3p1-bn-relu-pool2-drop0.3-fc10"
+    whole = train(config(tiny_npz, tmp_path, out=str(tmp_path / "whole"), model=model,
+                         patience=0))
+    cut = config(tiny_npz, tmp_path, out=str(tmp_path / "cut"), model=model, patience=0)
+    with pytest.raises(KeyboardInterrupt):
+        run_training(cut, console=QUIET, progress=False, hooks=[_InterruptAfter(3)])
+    resumed = run_training(None, resume=tmp_path / "cut", console=QUIET, progress=False)
+    for key, value in whole.trainer.model.state().items():
+        assert np.array_equal(value, resumed.trainer.model.state()[key]), key
+    assert any(key.endswith("running_mean") for key in whole.trainer.model.state())

@@ -69,6 +69,7 @@ class Doctor:
         self._findings: dict[tuple[str, str], Finding] = {}
         self._n = 0
         self._evaluated_n = -1
+        self._memo: dict = {}
         #: Tracebacks of rules that failed (a bug in netmedic, never the user's problem).
         self.internal_errors: list[str] = []
         self._trace = None
@@ -138,7 +139,7 @@ class Doctor:
 
     def _evaluate(self) -> list[Finding]:
         ctx = RuleContext(self.history, self.thresholds, self._evaluated_n, self.num_classes,
-                          dict(self._findings))
+                          dict(self._findings), self._memo)
         self._evaluated_n = self._n - 1
         new: list[Finding] = []
         with np.errstate(all="ignore"), warnings.catch_warnings():

@@ -69,6 +69,31 @@ class Sequential:
     def gradients(self) -> dict[str, np.ndarray]:
         return {f"{layer.name}.{k}": v for layer in self.layers for k, v in layer.grads.items()}
 
+    def buffers(self) -> dict[str, np.ndarray]:
+        """Non-trainable state by name (BatchNorm's ``batchnorm1.running_mean``...), live arrays."""
+        return {f"{layer.name}.{k}": v for layer in self.layers
+                for k, v in getattr(layer, "running", {}).items()}
+
+    def state(self) -> dict[str, np.ndarray]:
+        """Parameters and buffers: everything a checkpoint must hold to evaluate the model."""
+        return {**self.parameters(), **self.buffers()}
+
+    def load_state(self, values: dict[str, np.ndarray]) -> None:
+        """Copy parameters and buffers from ``values`` (as given by :meth:`state`)."""
+        self.load_parameters(values)
+        for key, buffer in self.buffers().items():
+            buffer[...] = values[key]
+
+    def rng_states(self) -> dict[str, dict]:
+        """The bit-generator states of layers that draw at training time (Dropout)."""
+        return {layer.name: layer.rng.bit_generator.state for layer in self.layers
+                if getattr(layer, "rng", None) is not None}
+
+    def set_rng_states(self, states: dict[str, dict]) -> None:
+        for layer in self.layers:
+            if layer.name in states:
+                layer.rng.bit_generator.state = states[layer.name]
+
     def load_parameters(self, values: dict[str, np.ndarray]) -> None:
         """Copy ``values`` into the live parameter arrays (same names, same shapes)."""
         params = self.parameters()

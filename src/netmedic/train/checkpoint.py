@@ -1,6 +1,6 @@
 """Checkpoints: everything a run needs to continue bit for bit, in one ``.npz`` (no pickle).
 
-Arrays: ``params/<name>``, ``best/<name>``, ``opt/<slot>/<name>``, ``opt/steps``; the rest (config,
+Arrays: ``params/<name>`` (parameters and BatchNorm buffers), ``best/<name>``, ``opt/<slot>/<name>``, ``opt/steps``; the rest (config,
 counters, history, the random streams' states) is one JSON document stored as a string array.
 """
 
@@ -22,7 +22,7 @@ FORMAT = 1
 
 def save(trainer: Any, out_dir: Path) -> Path:
     """Write ``out_dir/checkpoint.npz`` atomically with the trainer's whole state."""
-    arrays = {f"params/{k}": v for k, v in trainer.params.items()}
+    arrays = {f"params/{k}": v for k, v in trainer.model.state().items()}
     arrays.update({f"opt/{k}": np.asarray(v) for k, v in trainer.optimizer.state_dict().items()})
     if trainer.best_params is not None:
         arrays.update({f"best/{k}": v for k, v in trainer.best_params.items()})
@@ -40,6 +40,7 @@ def save(trainer: Any, out_dir: Path) -> Path:
         "history": trainer.history,
         "streams": {name: getattr(trainer.streams, name).bit_generator.state
                     for name in ("shuffle", "augment")},
+        "layer_rngs": trainer.model.rng_states(),
     }
     # best_val_loss may be inf before the first finite validation: keep it as a string
     state["best_val_loss"] = repr(float(trainer.best_val_loss))
@@ -80,7 +81,8 @@ def config_of(state: dict[str, Any], **overrides: Any) -> TrainConfig:
 
 def restore(trainer: Any, state: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
     """Put a freshly built trainer (same config) into the checkpoint's state."""
-    trainer.model.load_parameters({k[7:]: v for k, v in arrays.items() if k.startswith("params/")})
+    trainer.model.load_state({k[7:]: v for k, v in arrays.items() if k.startswith("params/")})
+    trainer.model.set_rng_states(state["layer_rngs"])
     trainer.optimizer.load_state_dict({k[4:]: v for k, v in arrays.items() if k.startswith("opt/")})
     best = {k[5:]: v for k, v in arrays.items() if k.startswith("best/")}
     trainer.best_params = best or None

@@ -108,12 +108,12 @@ class Trainer:
 
     def snapshot(self) -> dict[str, np.ndarray]:
         """A copy of parameters and optimizer state (in memory)."""
-        state = {f"params/{k}": v.copy() for k, v in self.params.items()}
+        state = {f"params/{k}": v.copy() for k, v in self.model.state().items()}
         state.update({f"opt/{k}": np.copy(v) for k, v in self.optimizer.state_dict().items()})
         return state
 
     def restore(self, snapshot: dict[str, np.ndarray]) -> None:
-        self.model.load_parameters({k[7:]: v for k, v in snapshot.items() if k[:7] == "params/"})
+        self.model.load_state({k[7:]: v for k, v in snapshot.items() if k[:7] == "params/"})
         self.optimizer.load_state_dict({k[4:]: v for k, v in snapshot.items() if k[:4] == "opt/"})
 
     # --------------------------------------------------------------------------------- training
@@ -222,7 +222,7 @@ class Trainer:
     def _early_stop(self, record: dict[str, Any]) -> bool:
         if np.isfinite(record["val_loss"]) and record["val_loss"] < self.best_val_loss:
             self.best_val_loss = record["val_loss"]
-            self.best_params = {k: v.copy() for k, v in self.params.items()}
+            self.best_params = {k: v.copy() for k, v in self.model.state().items()}
             self.stale_epochs = 0
             return False
         self.stale_epochs += 1
@@ -231,7 +231,7 @@ class Trainer:
     def _finish(self) -> None:
         """Report on the best validated parameters (or the last healthy ones after a stop)."""
         if self.best_params is not None:
-            self.model.load_parameters(self.best_params)
+            self.model.load_state(self.best_params)
             _, self.val_accuracy = self.evaluate(self.arrays.x_val, self.arrays.y_val)
             _, self.test_accuracy = self.evaluate(self.arrays.x_test, self.arrays.y_test)
 

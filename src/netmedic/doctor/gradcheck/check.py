@@ -24,8 +24,8 @@ from netmedic.doctor.gradcheck.report import GradReport, GradResult
 from netmedic.errors import BadInputError
 
 #: Loss calls allowed per parameter: 6 directions × 4 calls, 2 entries × 2 calls, and up to
-#: 5 retries (kinks, step changes); 7 more calls (loss at params0, noise) and 1 grads call in
-#: all. 784-256-128-10 (6 parameters): at most 8 + 6·48 = 296 ≤ 300 evaluations.
+#: 5 retries (kinks, step changes); 9 more loss calls (params0, noise) and 1 grads call in
+#: all. 784-256-128-10 (6 parameters): at most 10 + 6·48 = 298 ≤ 300 evaluations.
 EVALS_PER_PARAM = 48
 #: The fewest calls per parameter a caller-imposed ``max_evals`` may leave: 3 directions + entries.
 MIN_EVALS_PER_PARAM = 4 * 3 + 2 * ENTRIES
@@ -55,7 +55,7 @@ def check_gradients(
     params: ``dict[str, np.ndarray]``; never modified. The callables receive float64 copies.
     batch_size: the number of examples in the loss, so a factor k = N can be named as such.
     seed: seeds the ``numpy.random.Generator`` that draws directions and sampled entries.
-    max_evals: cap on loss + grads evaluations (default ``8 + 48 × number of parameters``, plus
+    max_evals: cap on loss + grads evaluations (default ``10 + 48 × number of parameters``, plus
         ``2 + 48`` per parameter re-checked off kinks).
 
     Returns

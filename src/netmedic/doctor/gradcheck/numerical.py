@@ -35,11 +35,12 @@ ROUNDOFF_ULPS = 4.0
 DEFAULT_REL_STEP = 1e-4
 #: Steps never leave this range (relative to the parameter's RMS entry).
 MIN_REL_STEP, MAX_REL_STEP = 1e-10, 1.0
-#: Noise probe: relative change of each parameter (far below float32's 6e-8 resolution, far
-#: above float64's 1e-16) and a safety factor on the measured second difference.
-NOISE_STEP, NOISE_SAFETY = 1e-10, 3.0
-#: Loss calls spent on the noise probe (two directions, two points each).
-NOISE_POINTS = 4
+#: Noise probe: relative change of each parameter (above float32's 6e-8 resolution, small
+#: enough that a quartic term is negligible) and a safety factor on the largest σ measured
+#: (two estimates both below σ/5 happen with probability 2.5%).
+NOISE_STEP, NOISE_SAFETY = 1e-6, 5.0
+#: Loss calls spent on the noise probe (two directions, four points each).
+NOISE_POINTS = 8
 #: How much a retry changes the step: one decade per retry.
 STEP_FACTOR = 10.0
 #: A kinked direction is retried on 1/8 of the entries: fewer units can cross their kink.
@@ -76,28 +77,30 @@ class LossCounter:
         return max(ROUNDOFF_ULPS * self.eps * max(abs(v) for v in values), self.measured_noise)
 
     def estimate_noise(self, rng: np.random.Generator) -> None:
-        """Detect a loss computed in low precision (a float32 forward pass), with 4 calls.
+        """Measure the loss's own noise (a float32 forward pass, say) with ``NOISE_POINTS`` calls.
 
-        A loss value that is exactly a float32 number (and not a short one like 0.5) came out of
-        float32 arithmetic: a float64 result has that property with probability 2**-29. Then
-        every nonzero parameter is scaled by ``1 ± NOISE_STEP·u`` along two random directions
-        ``u``: a float64 loss moves linearly, so ``L₊ − 2L₀ + L₋`` is a few ulps, while a float32
-        forward pass jumps to another rounding pattern, and that second difference is its noise.
-        Zeros stay zero, so no ReLU at exactly 0 is crossed.
+        Every nonzero parameter is scaled by ``1 + t·NOISE_STEP·u``, t = ±1, ±2, along random
+        directions ``u``. The fourth difference of the five values cancels any cubic, so for a
+        smooth loss it is pure round-off: ``σ·√70`` for noise σ (the table-of-differences idea
+        of Moré & Wild, "Estimating computational noise", SIAM J. Sci. Comput. 2011). The step
+        changes every float32 rounding, so a float32 forward pass shows its full noise; zeros stay
+        zero, so no ReLU at exactly 0 is crossed. A loss value that is exactly a float32 number
+        (not a short one like 0.5) also sets float32's epsilon: a float64 result is one with
+        probability 2**-29.
         """
         if _is_float32_number(self.value0):
             self.eps = max(self.eps, float(np.finfo(np.float32).eps))
-        for _ in range(NOISE_POINTS // 2):
+        for _ in range(NOISE_POINTS // 4):
             u = {n: rng.standard_normal(p.shape) for n, p in self.base.items()}
-            values = []
-            for sign in (1.0, -1.0):
-                params = {n: p * (1 + sign * NOISE_STEP * u[n]) for n, p in self.base.items()}
+            values = {}
+            for t in (-2, -1, 1, 2):
+                params = {n: p * (1 + t * NOISE_STEP * u[n]) for n, p in self.base.items()}
                 with np.errstate(all="ignore"):
-                    values.append(as_loss_value(self._call(params), "a point near params0"))
-            plus, minus = values
-            if math.isfinite(plus) and math.isfinite(minus):
-                second = abs(plus - 2 * self.value0 + minus)
-                self.measured_noise = max(self.measured_noise, NOISE_SAFETY * second)
+                    values[t] = as_loss_value(self._call(params), "a point near params0")
+            fourth = values[-2] - 4 * values[-1] + 6 * self.value0 - 4 * values[1] + values[2]
+            if math.isfinite(fourth):
+                sigma = abs(fourth) / math.sqrt(70.0)
+                self.measured_noise = max(self.measured_noise, NOISE_SAFETY * sigma)
 
     def _call(self, params: dict[str, np.ndarray]) -> Any:
         self.calls += 1

@@ -31,6 +31,9 @@ class RuleContext:
     since_n: int
     num_classes: int | None = None
     findings: Mapping[tuple[str, str], Finding] = field(default_factory=dict)
+    #: running values a rule carries from one evaluation to the next (each step is processed
+    #: exactly once, in order, so what it holds does not depend on when rules ran)
+    memo: dict = field(default_factory=dict)
 
     # ------------------------------------------------------------------------------ records
     @cached_property

@@ -70,20 +70,21 @@ def check_diverging(ctx: RuleContext) -> list[Finding]:
     idx = _new_indices(ctx, minimum=2)
     if not idx.size:
         return []
-    rolling5 = best5 = None
-    if len(losses) >= 15:
-        rolling5 = np.median(sliding_window_view(losses, 5), axis=1)
-        best5 = np.minimum.accumulate(rolling5)
     for i in (int(k) for k in idx):
         m = i + 1
         w = 1 if m < 6 else (3 if m < 15 else 5)
+        if m >= 5:  # best median of 5 so far, over the whole run
+            window = median(losses[i - 4: i + 1].tolist())
+            best5 = ctx.memo.get("best5")
+            if best5 is None or window < best5[0]:
+                ctx.memo["best5"] = (window, int(steps[i]))
         if w == 5:
-            current, best = float(rolling5[i - 4]), float(best5[i - 4])
-            j = int(np.argmin(rolling5[: i - 3]))
+            current = median(losses[i - 4: i + 1].tolist())
+            best, best_step = ctx.memo["best5"]
         else:
             rolling = np.median(sliding_window_view(losses[:m], w), axis=1)
             current, j = float(rolling[-1]), int(np.argmin(rolling))
-            best = float(rolling[j])
+            best, best_step = float(rolling[j]), int(steps[j + w - 1])
         factor = DIVERGE_FACTOR_SINGLE if w == 1 else ctx.th["diverge_factor"]
         initial = ctx.initial_loss(int(n[i]), w)
         if not math.isfinite(initial):
@@ -96,7 +97,7 @@ def check_diverging(ctx: RuleContext) -> list[Finding]:
         evidence = (f"loss {fmt(current)} at step {int(steps[i])}"
                     + (f" (median of the last {w})" if w > 1 else "")
                     + f", ×{fmt(current / best) if best > 0 else 'n/a'} its best {fmt(best)} "
-                    f"(step {int(steps[j + w - 1])}); initial {fmt(initial)}")
+                    f"(step {best_step}); initial {fmt(initial)}")
         explanation = ("The loss is growing, not shrinking: the updates are making the model "
                        "worse. Usually the steps are too large for the curvature (each one "
                        "overshoots further); if the update/weight ratios are small, suspect the "
@@ -115,17 +116,21 @@ def check_oscillating(ctx: RuleContext) -> list[Finding]:
     idx = _new_indices(ctx, minimum=size)
     if not idx.size:
         return []
+    signs = np.sign(np.diff(losses))
+    flips = (signs[1:] * signs[:-1] < 0).astype(float)
+    alternation = _windows(flips, idx - 2, size - 2).mean(axis=1)
+    keep = alternation >= ctx.th["oscillation_alternation"]
+    if not np.any(keep):
+        return []
+    idx, alternation = idx[keep], alternation[keep]
     windows = _windows(losses, idx, size)
     diff = np.diff(windows, axis=1)
-    signs = np.sign(diff)
-    alternation = np.mean(signs[:, 1:] * signs[:, :-1] < 0, axis=1)
     level = np.median(windows, axis=1)
     with np.errstate(all="ignore"):
         amplitude = np.median(np.abs(diff), axis=1) / np.abs(level)
     half = size // 2
     progress = np.median(windows[:, half:], axis=1) < 0.9 * np.median(windows[:, :half], axis=1)
-    candidates = (alternation >= ctx.th["oscillation_alternation"]) & (
-        amplitude >= OSCILLATION_AMPLITUDE) & ~progress
+    candidates = (amplitude >= OSCILLATION_AMPLITUDE) & ~progress
     for k in np.flatnonzero(candidates):
         i = int(idx[k])
         initial = ctx.initial_loss(int(n[i]))

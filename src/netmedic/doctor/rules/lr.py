@@ -90,6 +90,8 @@ def _overshoot(ctx: RuleContext, record) -> str:
         return ""
     back = share(s["p_end"] > 0 for s in samples)
     ratio = median(s["ratio"] for s in samples)
+    if back < OVERSHOOT_AGREEMENT or not ratio >= UPDATE_RATIO_TARGET:
+        return ""
     first = samples[0]["step"]
     ns, steps, losses = ctx.loss_series
     window = losses[(steps >= first - 1) & (ns <= record.n)]

@@ -55,6 +55,8 @@ def _counts(role: str, entry: dict) -> str:
 def check(ctx: RuleContext) -> list[Finding]:
     out = []
     for record in ctx.new:
+        if record.loss_finite and not any(_bad(e) for e in record.tensors.values()):
+            continue
         order = causal_order(record)
         bad = [(i, role, name, e) for i, (role, name, e) in enumerate(order) if _bad(e)]
         if not bad:

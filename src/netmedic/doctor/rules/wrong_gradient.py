@@ -43,20 +43,24 @@ def check(ctx: RuleContext) -> list[Finding]:
         ratio = median(s["ratio"] for s in samples)
         if math.isfinite(ratio) and ratio >= ctx.th.get("update_ratio_high", UPDATE_RATIO_HIGH):
             continue
-        ns, steps, losses = ctx.loss_series
-        first = samples[0]["step"]
-        keep = (steps >= first - 1) & (ns <= record.n)
-        if np.count_nonzero(keep) < 6:
-            continue
-        rising = up_fraction(losses[keep])
-        per_step = slope(steps[keep], losses[keep])
-        if not (rising >= ctx.th["wrong_gradient_rising"] and per_step > 0):
-            continue
         predicted = [s["p"] for s in samples]
         descent = share(p < 0 for p in predicted)
         starts = [s["p_start"] for s in samples if math.isfinite(s["p_start"])]
         uphill = share(p > 0 for p in starts) if len(starts) == len(samples) else 0.0
         agree = ctx.th["wrong_gradient_agreement"]
+        if descent < agree and uphill < agree:
+            continue
+        ns, steps, losses = ctx.loss_series
+        first = samples[0]["step"]
+        keep = (steps >= first - 1) & (ns <= record.n)
+        window = losses[keep]
+        third = len(window) // 3
+        if third < 2 or median(window[-third:].tolist()) <= median(window[:third].tolist()):
+            continue  # not even the medians rise: no need for the full trend test
+        rising = up_fraction(window)
+        per_step = slope(steps[keep], window)
+        if not (rising >= ctx.th["wrong_gradient_rising"] and per_step > 0):
+            continue
         if descent >= agree:
             return [_finding(record, first, per_step, median(predicted), rising,
                              descent, ratio, sign="gradient")]
