@@ -64,6 +64,7 @@ def run(sizes=(784, 64, 10), act="relu", steps=200, lr=0.1, optimizer="sgd", bat
         doctor: Doctor | None = None, pass_acts=True, pass_inputs=True, pass_labels=False,
         pass_preacts=False, stride=10, data=None, softmax_act=False, dtype=np.float32) -> Run:
     """Train; ``sign_bug``: a parameter name (or "all") whose gradient is negated, as in seed 000.
+    ``batch=None``: full-batch gradient descent.
 
     ``init``: "he" (std sqrt(2/fan_in)), "glorot", "rand" (np.random.rand: [0, 1)) or a float std.
     """
@@ -88,7 +89,7 @@ def run(sizes=(784, 64, 10), act="relu", steps=200, lr=0.1, optimizer="sgd", bat
     doctor = doctor or Doctor(stride=stride)
     out = Run(doctor)
     for step in range(steps):
-        idx = rng.integers(0, len(y), batch)
+        idx = np.arange(len(y)) if batch is None else rng.integers(0, len(y), batch)
         xb, yb = x[idx], y[idx]
         with np.errstate(all="ignore"):  # the user's NaN is the doctor's business, not a warning
             loss, grads, acts, pre, probs = _forward_backward(params, act, depth, xb, yb, sign_bug)

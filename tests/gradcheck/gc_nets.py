@@ -257,6 +257,22 @@ def square_linear(bugs: frozenset[str] = frozenset(), *, n: int = 10, seed: int 
     return loss, grads, params, n
 
 
+def in_float32(net: Net) -> Net:
+    """The same backprop run in float32 (parameters cast on entry), the loss returned as a float."""
+    loss, grads, params, n = net
+
+    def cast(p: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        return {k: v.astype(np.float32) for k, v in p.items()}
+
+    def loss32(p):
+        return float(loss(cast(p)))
+
+    def grads32(p):
+        return {k: v.astype(np.float32) for k, v in grads(cast(p)).items()}
+
+    return loss32, grads32, cast(params), n
+
+
 @dataclass(frozen=True)
 class Case:
     """One backprop of the suite and the pattern expected for each of its parameters."""
@@ -290,6 +306,7 @@ CASES = [
     Case("max-pool ties", lambda: maxpool_ties(), _OK, True),
     Case("examples in columns (seed 002 layout)", lambda: columns_mse(), _all("ok", _COLS), True),
     Case("square weight", lambda: square_linear(), {"W1": "ok", "b1": "ok"}, True),
+    Case("float32 forward pass", lambda: in_float32(mlp_softmax(act="tanh")), _OK, True),
     Case("sign flip", _mlp("sign"), _all("sign_flipped")),
     Case("sign flip at 1e-9 scale", _mlp("sign", loss_scale=1e-9), _all("sign_flipped")),
     Case("sum instead of mean", _mlp("sum"), _all("scaled")),
@@ -344,6 +361,11 @@ CASES = [
     ),
     Case(
         "ReLU at kinks + sign flip", lambda: relu_kinks(frozenset({"sign"})), _all("sign_flipped")
+    ),
+    Case(
+        "float32: sigma'(z) bug",
+        lambda: in_float32(mlp_softmax(frozenset({"sigma_on_z"}))),
+        {"W1": "wrong", "b1": "wrong", "W2": "ok", "b2": "ok"},
     ),
 ]
 

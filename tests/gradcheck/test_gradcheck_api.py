@@ -204,3 +204,9 @@ def test_calls_are_counted_and_bounded():
     report = check_gradients(counted_loss, counted_grads, params)
     assert (report.loss_calls, report.grads_calls) == (calls["loss"], calls["grads"])
     assert report.evaluations <= 10 + 48 * 4
+
+
+def test_nonfinite_loss_at_params0_is_bad_input():
+    loss, grads, params, n = _net()
+    with pytest.raises(BadInputError, match="loss\\(params0\\) is nan"):
+        check_gradients(lambda p: float("nan"), grads, params)

@@ -7,8 +7,6 @@ import importlib
 import textwrap
 from pathlib import Path
 
-import pytest
-
 from netmedic.cli import gradcheck as gradcheck_cli
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -115,8 +113,15 @@ def test_examples_buggy_and_fixed(capsys):
 def test_registered_in_the_netmedic_dispatcher(tmp_path, capsys):
     cli = importlib.import_module("netmedic.cli")
     assert cli.COMMANDS["gradcheck"] == "gradcheck"
-    try:
-        cli.build_parser()
-    except ModuleNotFoundError as err:  # another command's module is not written yet
-        pytest.skip(f"dispatcher incomplete: {err}")
     assert cli.main(["gradcheck", str(_write(tmp_path, GOOD))]) == 0
+
+
+def test_exit_2_when_params0_is_not_a_dict(tmp_path, capsys):
+    path = _write(
+        tmp_path,
+        GOOD.replace('params0 = {"W1"', 'params0 = [{"W1"').replace(
+            '"b1": np.zeros(2)}', '"b1": np.zeros(2)}]'
+        ),
+    )
+    assert run_cli(str(path)) == 2
+    assert "params must be a non-empty dict" in _out(capsys)[1]

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from netmedic.doctor.gradcheck import check_gradients
 from netmedic.doctor.gradcheck.explain import describe_factor
 from netmedic.doctor.gradcheck.localize import diagnose, infer_layers
 from netmedic.doctor.gradcheck.numerical import LossCounter, directional, draw_direction
-
-torch = pytest.importorskip("torch")
 
 
 def _torch_mlp(seed: int = 0):
@@ -94,7 +93,9 @@ def test_infer_layers_from_names():
     sequential = infer_layers(["layers.0.weight", "layers.0.bias", "layers.2.weight"])
     assert [lay.index for lay in sequential] == [0, 2]
     assert infer_layers(["w_1", "b_1", "w_2", "b_2"])[1].bias == "b_2"
-    assert infer_layers(["conv1.weight", "fc1.weight"]) is None  # ambiguous order
+    engine = infer_layers(["conv1.weight", "conv1.bias", "conv2.weight", "dense1.weight"])
+    assert [lay.label for lay in engine] == ["conv1", "conv2", "dense1"]  # the order given
+    assert infer_layers(["conv2.weight", "conv1.weight", "dense1.weight"]) is None  # ambiguous
     assert infer_layers(["weights", "bias"]) is None
 
 
@@ -130,3 +131,16 @@ def test_diagnosis_names_the_step_where_the_error_enters():
 def test_factors_are_named(k, n, c, phrase):
     why, fix = describe_factor(k, n, c)
     assert phrase in why and fix
+
+
+def test_engine_cnn_with_max_pool_through_gradcheck_model():
+    """The engine's layers (conv, ReLU, max-pool ties) pass through the lead's wrapper."""
+    import netmedic.nn.spec as spec
+    import netmedic.train.callables as callables
+    rng = np.random.default_rng(0)
+    model = spec.build_model("cnn:in1x12x12-c4k3p1-relu-pool2-c6k3p1-relu-pool2-fc16-relu-fc10")
+    model.init(rng, np.float32)
+    x, y = rng.random((8, 1, 12, 12)), rng.integers(0, 10, 8)
+    report = callables.gradcheck_model(model, x, y)
+    assert report.ok, report
+    assert report.results["conv1.weight"].layer == "conv1"

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import re
 
-import numpy as np
 import pytest
-from gc_nets import CASES, columns_mse, mlp_softmax, relu_kinks, square_linear
+from gc_nets import CASES, columns_mse, in_float32, mlp_softmax, relu_kinks, square_linear
 
 from netmedic.doctor.gradcheck import check_gradients
 
@@ -208,17 +207,6 @@ def test_many_seeds_no_false_alarm_on_controls():
 
 def test_float32_losses_are_noise_aware():
     """A float32 forward pass (returned as a Python float) gives no false alarm, bugs still show."""
-
-    def in_float32(net):
-        loss, grads, params, n = net
-        cast = lambda p: {k: v.astype(np.float32) for k, v in p.items()}  # noqa: E731
-        return (
-            lambda p: float(loss(cast(p))),
-            lambda p: {k: v.astype(np.float32) for k, v in grads(cast(p)).items()},
-            cast(params),
-            n,
-        )
-
     for act in ("sigmoid", "relu"):
         assert _check(in_float32(mlp_softmax(act=act))).ok
         bad = _check(in_float32(mlp_softmax(frozenset({"sign"}), act=act)))

@@ -12,6 +12,7 @@ import importlib
 import sys
 
 from rich.console import Console
+from rich.text import Text
 
 from netmedic.errors import NetmedicError
 
@@ -41,9 +42,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.run(args))
     except NetmedicError as err:
-        Console(stderr=True, highlight=False).print(
-            f"[bold red]netmedic {args.command}:[/] {err}", soft_wrap=True, markup=True
-        )
+        message = Text(f"netmedic {args.command}: ", style="bold red") + Text(str(err))
+        Console(stderr=True, highlight=False).print(message, soft_wrap=True)
         return err.exit_code
     except KeyboardInterrupt:
         Console(stderr=True).print("interrupted")

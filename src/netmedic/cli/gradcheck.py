@@ -8,6 +8,7 @@ FILE defines ``params0`` (a dict of arrays), ``loss(params) -> float`` and
 from __future__ import annotations
 
 import argparse
+import contextlib
 import runpy
 import sys
 from pathlib import Path
@@ -61,7 +62,8 @@ def load_user_file(path: Path) -> dict[str, Any]:
             f"{path} raised {type(exc).__name__} while being loaded: {exc}\n\n{user_traceback(exc)}"
         ) from exc
     finally:
-        sys.path.remove(str(path.resolve().parent))
+        with contextlib.suppress(ValueError):  # their file may have edited sys.path itself
+            sys.path.remove(str(path.resolve().parent))
 
 
 def run(args: argparse.Namespace) -> int:

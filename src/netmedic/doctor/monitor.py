@@ -101,8 +101,9 @@ class Monitor:
                     self._kinds[name] = entry["kind"]
                 tensors[f"act/{name}"] = entry
                 batch = batch or stats.batch_size(a, axis)
-        for name, g in grads.items():
-            entry = stats.range_entry(g, grad_entries[name])
+        for name, g in grads.items():  # no min/max: no rule needs them, they cost 2 passes
+            entry = grad_entries[name]
+            entry["size"] = int(np.size(g))
             if math.isfinite(entry["norm"]):
                 entry["zero_frac"] = stats.zero_fraction(g)
             tensors[f"grad/{name}"] = entry

@@ -99,13 +99,6 @@ def param_entry(a: Any, first: bool) -> Entry:
     return entry
 
 
-def grad_entry(a: Any) -> Entry:
-    """Gradients: norm, size, min, max, zero_frac (AUTOTRAINER's dying-ReLU signal)."""
-    entry = range_entry(a, norm_entry(a))
-    entry["zero_frac"] = zero_fraction(a)
-    return entry
-
-
 def update_entry(update: np.ndarray, grad: np.ndarray | None, prev_grad: np.ndarray | None) -> Entry:
     """The step just taken, Δw = w_t − w_{t−1}: its norm and first-order loss predictions.
 

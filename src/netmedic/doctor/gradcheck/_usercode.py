@@ -16,16 +16,19 @@ import numpy as np
 
 from netmedic.errors import BadInputError, UserCodeError
 
-#: Frames from files under this folder are netmedic's, not the user's, and are hidden.
-_PACKAGE_DIR = str(Path(__file__).resolve().parents[2])
+#: Frames of the gradient checker and its CLI command are hidden: they only called the user.
+_OWN_FILES = (
+    str(Path(__file__).resolve().parent),
+    str(Path(__file__).resolve().parents[2] / "cli" / "gradcheck.py"),
+)
 
 
 def user_traceback(exc: BaseException) -> str:
-    """The traceback of ``exc`` restricted to frames outside netmedic, most recent call last."""
+    """The traceback of ``exc`` without the checker's own frames, most recent call last."""
     frames = [
         frame
         for frame in traceback.extract_tb(exc.__traceback__)
-        if not str(Path(frame.filename).resolve()).startswith(_PACKAGE_DIR)
+        if not str(Path(frame.filename).resolve()).startswith(_OWN_FILES)
     ]
     lines = ["Traceback of your code (most recent call last):\n"]
     lines += traceback.format_list(frames)
@@ -71,9 +74,10 @@ def loss_epsilon(value: Any) -> float:
 def upcast_params(params: Mapping[str, Any]) -> dict[str, np.ndarray]:
     """Float64 copies of ``params`` (the caller's arrays are never touched)."""
     if not isinstance(params, Mapping) or not params:
+        got = "an empty dict" if isinstance(params, Mapping) else type(params).__name__
         raise BadInputError(
-            "params must be a non-empty dict of NumPy arrays, e.g. "
-            f"{{'W1': W1, 'b1': b1}}; got {type(params).__name__}"
+            f"params must be a non-empty dict of NumPy arrays, e.g. {{'W1': W1, 'b1': b1}}; "
+            f"got {got}"
         )
     out = {}
     for name, value in params.items():

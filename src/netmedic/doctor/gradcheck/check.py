@@ -23,9 +23,9 @@ from netmedic.doctor.gradcheck.patterns import Verdict
 from netmedic.doctor.gradcheck.report import GradReport, GradResult
 from netmedic.errors import BadInputError
 
-#: Loss calls allowed per parameter: 6 directions × 4 calls, 2 entries × 2 calls, and up to
-#: 5 retries (kinks, step changes); 9 more loss calls (params0, noise) and 1 grads call in
-#: all. 784-256-128-10 (6 parameters): at most 10 + 6·48 = 298 ≤ 300 evaluations.
+#: Loss calls allowed per parameter (what one leaves unused passes to the next): 6 directions
+#: × 4 calls, 2 entries × 2 calls, 5 retries × 4 (kinks, step changes); plus 9 loss calls
+#: (params0, noise) and 1 grads call in all. 784-256-128-10 (6 parameters): ≤ 10 + 6·48 = 298.
 EVALS_PER_PARAM = 48
 #: The fewest calls per parameter a caller-imposed ``max_evals`` may leave: 3 directions + entries.
 MIN_EVALS_PER_PARAM = 4 * 3 + 2 * ENTRIES
@@ -79,6 +79,11 @@ def check_gradients(
     rng = np.random.default_rng(seed)
 
     counter = LossCounter(loss, base)
+    if not np.isfinite(counter.value0):
+        raise BadInputError(
+            f"loss(params0) is {counter.value0}: the forward pass already fails at these "
+            "parameters (log(0)? an overflowing exp?); fix that before checking gradients"
+        )
     analytic, keys, notes = match_grads(call_user(grads, dict(base), what="grads(params)"), names)
     grads_calls = 1
     point = Point(counter, analytic, fallback_scale(base))
@@ -95,30 +100,15 @@ def check_gradients(
     else:
         budget_left = max_evals - 1 - counter.calls
     if on_kinks and budget_left >= 2 + len(on_kinks) * MIN_EVALS_PER_PARAM:
-        moved = {
-            n: p + JITTER * point.scale(n) * rng.standard_normal(p.shape) for n, p in base.items()
-        }
-        counter2 = LossCounter(loss, moved)
-        counter2.eps, counter2.measured_noise = counter.eps, counter.measured_noise
-        analytic2 = match_grads(call_user(grads, dict(moved), what="grads(params)"), names)[0]
+        notes.append(_recheck_off_kinks(loss, grads, point, on_kinks, rng, budget_left))
         grads_calls += 1
-        point2 = Point(counter2, analytic2, point.fallback, {n: point.scale(n) for n in names})
-        share = (budget_left - 1) // len(on_kinks)
-        for i, name in enumerate(on_kinks):
-            point2.check(name, rng, DEFAULT_REL_STEP, limit=1 + (i + 1) * share)
-            point.adopt(point2, name)
-        they = "they were" if len(on_kinks) > 1 else "it was"
-        notes.append(
-            f"params0 sits on kinks for {', '.join(on_kinks)} (ReLU at exactly 0, max-pool ties: "
-            f"only one-sided derivatives exist there), so {they} checked at a point moved by "
-            f"{JITTER:g} × each parameter's RMS"
-        )
-        counter.calls += counter2.calls
     verdicts, evidence = point.verdicts, point.evidence
 
     layers = infer_layers(names)
     factors = {n: _factor(v) for n, v in verdicts.items()}
-    diagnosis, hints = diagnose(layers, {n: v.pattern for n, v in verdicts.items()}, factors)
+    patterns = {n: v.pattern for n, v in verdicts.items()}
+    ndims = {n: p.ndim for n, p in base.items()}
+    diagnosis, hints = diagnose(layers, patterns, factors, ndims)
     contexts = _contexts(names, base, analytic, keys, layers, batch_size, verdicts)
     results = {}
     for name in names:
@@ -153,6 +143,38 @@ def check_gradients(
         notes=notes,
         entries=sum(p.size for p in base.values()),
         seed=seed,
+    )
+
+
+def _recheck_off_kinks(
+    loss: LossFn,
+    grads: GradsFn,
+    point: Point,
+    on_kinks: list[str],
+    rng: np.random.Generator,
+    budget: int,
+) -> str:
+    """Measure ``on_kinks`` again at a point moved by ``JITTER`` (one loss and one grads call more);
+    the moved point's verdicts replace the first ones. Returns the note that tells the user."""
+    counter = point.counter
+    moved = {
+        n: p + JITTER * point.scale(n) * rng.standard_normal(p.shape)
+        for n, p in counter.base.items()
+    }
+    counter2 = LossCounter(loss, moved)
+    counter2.eps, counter2.measured_noise = counter.eps, counter.measured_noise
+    analytic2 = match_grads(call_user(grads, dict(moved), what="grads(params)"), list(moved))[0]
+    point2 = Point(counter2, analytic2, point.fallback, {n: point.scale(n) for n in moved})
+    share = (budget - 2) // len(on_kinks)  # minus its loss at the moved point and its grads
+    for i, name in enumerate(on_kinks):
+        point2.check(name, rng, DEFAULT_REL_STEP, limit=1 + (i + 1) * share)
+        point.adopt(point2, name)
+    counter.calls += counter2.calls
+    they = "they were" if len(on_kinks) > 1 else "it was"
+    return (
+        f"params0 sits on kinks for {', '.join(on_kinks)} (ReLU at exactly 0, max-pool ties: only "
+        f"one-sided derivatives exist there), so {they} checked at a point moved by {JITTER:g} × "
+        "each parameter's RMS"
     )
 
 

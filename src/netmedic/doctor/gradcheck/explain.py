@@ -236,7 +236,7 @@ def _wrong(v: Verdict, ctx: Context) -> tuple[str, str]:
         )
     if d.get("flat"):
         return (
-            f"the loss does not change when {ctx.name} changes (the numerical gradient is zero "
+            f"The loss does not change when {ctx.name} changes (the numerical gradient is zero "
             f"within its error bar) but {ctx.yours} is not zero",
             f"check that loss(params) reads params['{ctx.name}'] rather than a global, "
             "whether the units it feeds are saturated or dead, and whether the forward pass "

@@ -9,8 +9,9 @@ from its δ: ``dW_k = a_{k-1}ᵀ δ_k``, ``db_k = Σ_batch δ_k``. So
   k+1 to k: the activation derivative or the product with ``W_{k+1}ᵀ``;
 * wrong from the output down means the output error itself is wrong.
 
-Layer order comes only from names (``W1, b1, W2``; ``dense1.weight``; ``layers.0.bias``); when
-names do not give an unambiguous order the report keeps its per-parameter table only.
+Layer order comes from names (``W1, b1, W2``; ``dense1.weight``; ``layers.0.bias``); names of
+several kinds (``conv1``, ``conv2``, ``dense1``) are taken in the order given when that order
+agrees with each kind's numbering. Otherwise the report keeps its per-parameter table only.
 """
 
 from __future__ import annotations
@@ -70,14 +71,22 @@ def infer_layers(names: list[str]) -> list[Layer] | None:
             group[slot] = name
         else:
             group["others"].append(name)  # type: ignore[union-attr]
-    indices = [g["index"] for g in groups.values()]
-    if len(set(indices)) != len(indices):
-        return None  # conv1 and fc1: the numbers alone do not order them
     layers = [
         Layer(int(g["index"]), label, g["weight"], g["bias"], tuple(g["others"]))  # type: ignore[arg-type]
         for label, g in groups.items()
     ]
-    return sorted(layers, key=lambda layer: layer.index)
+    if len({layer.index for layer in layers}) == len(layers):
+        return sorted(layers, key=lambda layer: layer.index)
+    # conv1 … conv2 … dense1: the numbers alone do not interleave the kinds. The order of the
+    # names is used when it agrees with every kind's own numbering (as a model's parameters do).
+    kinds: dict[str, list[int]] = {}
+    for layer in layers:
+        kinds.setdefault(re.sub(r"\d+", "#", layer.label), []).append(layer.index)
+    if all(numbers == sorted(set(numbers)) for numbers in kinds.values()):
+        return [
+            Layer(i, lay.label, lay.weight, lay.bias, lay.others) for i, lay in enumerate(layers)
+        ]
+    return None
 
 
 def _join(names: list[str]) -> str:
@@ -116,7 +125,7 @@ def _signature(
     return "wrong"
 
 
-def _describe_entry(sig: object, layer: Layer, above: Layer | None) -> str:
+def _describe_entry(sig: object, layer: Layer, above: Layer | None, conv: bool = False) -> str:
     """One sentence on an error entering at ``layer`` (from ``above``, or at the output)."""
     factor = sig[1] if isinstance(sig, tuple) else None
     if factor is not None:
@@ -139,11 +148,16 @@ def _describe_entry(sig: object, layer: Layer, above: Layer | None) -> str:
             "with p normalised over the class axis and no extra activation-derivative factor)."
         )
     w_next = above.weight or f"layer {above.label}'s weight"
+    product = (
+        f"the transposed convolution with {w_next} (kernel flipped, in/out channels swapped)"
+        if conv
+        else f"the product with {w_next}ᵀ (dA = δ @ {w_next}.T)"
+    )
     return (
         f"the error enters in the backward step from layer {above.label} to layer {layer.label}: "
         f"the derivative of layer {layer.label}'s activation (f′ evaluated on the pre-activation "
         "z: for sigmoid σ(z)(1 − σ(z)) = a(1 − a), never z(1 − z); for tanh 1 − a²; for ReLU "
-        f"(z > 0)) or the product with {w_next}ᵀ (dA = δ @ {w_next}.T)."
+        f"(z > 0)) or {product}."
     )
 
 
@@ -151,11 +165,14 @@ def diagnose(
     layers: list[Layer] | None,
     patterns: dict[str, str],
     factors: dict[str, float | None],
+    ndims: dict[str, int] | None = None,
 ) -> tuple[str | None, dict[str, str]]:
     """``(where the error enters, per-parameter fix hints)`` from each parameter's pattern.
 
-    ``factors`` holds each parameter's k (``scale``, or the factor of a transposed/shape match).
+    ``factors`` holds each parameter's k (``scale``, or the factor of a transposed/shape match);
+    ``ndims`` the parameters' numbers of axes (a 4-axis weight is a convolution's).
     """
+    ndims = ndims or {}
     bad = {n for n, p in patterns.items() if p != "ok"}
     if not bad:
         return None, {}
@@ -197,7 +214,8 @@ def diagnose(
                 "mistake cannot explain (or the layers are not a plain chain)."
             )
         elif sig != "ok" and not _same(sig, previous):
-            entries.append(_describe_entry(sig, layer, above))
+            conv = above is not None and ndims.get(above.weight or "", 2) > 2
+            entries.append(_describe_entry(sig, layer, above, conv))
             where = (
                 "at the output error δ"
                 if above is None

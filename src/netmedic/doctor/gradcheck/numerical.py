@@ -14,6 +14,9 @@ across a kink the right and left derivatives differ by a jump that does not shri
 while for a smooth loss their extrapolated difference is O(h³). A kinked or noisy direction is
 retried with a new direction, a smaller support and a smaller (or, when round-off dominates, a
 larger) step, rather than being reported as a mismatch.
+
+Error bars need the loss's own noise: 8 calls at the start measure it (a float32 forward pass
+is ~1e-7 relative, not float64's 1e-16), see :meth:`LossCounter.estimate_noise`.
 """
 
 from __future__ import annotations
@@ -52,8 +55,11 @@ RELIABLE_TOL = 1e-5
 DIRECTIONS = 6
 #: Single entries checked per parameter by central differences (evidence shown to the user).
 ENTRIES = 2
-#: Untrusted probes (kinks, noise) tolerated per parameter before giving up on this point.
-MAX_RETRIES = 5
+#: Untrusted probes (kinks, noise) tolerated per parameter before giving up on this point
+#: (the call budget usually stops the retries first).
+MAX_RETRIES = 8
+#: Without trusted probes, those within this factor of the best relative error are used.
+FALLBACK_SPREAD = 3.0
 
 
 class LossCounter:
@@ -79,25 +85,26 @@ class LossCounter:
     def estimate_noise(self, rng: np.random.Generator) -> None:
         """Measure the loss's own noise (a float32 forward pass, say) with ``NOISE_POINTS`` calls.
 
-        Every nonzero parameter is scaled by ``1 + t·NOISE_STEP·u``, t = ±1, ±2, along random
+        Every nonzero parameter is scaled by ``1 + t·NOISE_STEP·u``, t = 0…4, along random
         directions ``u``. The fourth difference of the five values cancels any cubic, so for a
         smooth loss it is pure round-off: ``σ·√70`` for noise σ (the table-of-differences idea
         of Moré & Wild, "Estimating computational noise", SIAM J. Sci. Comput. 2011). The step
-        changes every float32 rounding, so a float32 forward pass shows its full noise; zeros stay
-        zero, so no ReLU at exactly 0 is crossed. A loss value that is exactly a float32 number
-        (not a short one like 0.5) also sets float32's epsilon: a float64 result is one with
-        probability 2**-29.
+        changes every float32 rounding, so a float32 forward pass shows its full noise; the
+        points are one-sided because rounding parameters to float32 is odd in t and a symmetric
+        stencil would cancel it. Zeros stay zero, so no ReLU at exactly 0 is crossed. A loss
+        value that is exactly a float32 number (not a short one like 0.5) also sets float32's
+        epsilon: a float64 result is one with probability 2**-29.
         """
         if _is_float32_number(self.value0):
             self.eps = max(self.eps, float(np.finfo(np.float32).eps))
         for _ in range(NOISE_POINTS // 4):
             u = {n: rng.standard_normal(p.shape) for n, p in self.base.items()}
-            values = {}
-            for t in (-2, -1, 1, 2):
+            values = {0: self.value0}
+            for t in (1, 2, 3, 4):
                 params = {n: p * (1 + t * NOISE_STEP * u[n]) for n, p in self.base.items()}
                 with np.errstate(all="ignore"):
                     values[t] = as_loss_value(self._call(params), "a point near params0")
-            fourth = values[-2] - 4 * values[-1] + 6 * self.value0 - 4 * values[1] + values[2]
+            fourth = values[0] - 4 * values[1] + 6 * values[2] - 4 * values[3] + values[4]
             if math.isfinite(fourth):
                 sigma = abs(fourth) / math.sqrt(70.0)
                 self.measured_noise = max(self.measured_noise, NOISE_SAFETY * sigma)
@@ -196,9 +203,20 @@ class Sketch:
     ceiling: float = math.inf
 
     def usable(self) -> list[int]:
-        """Indices of the directions to classify with: trusted ones, else every finite one."""
+        """Indices of the directions to classify with: the trusted ones, else the most precise.
+
+        Without a trusted probe (kinks or noise everywhere), the probes whose relative error bar
+        is within ``FALLBACK_SPREAD`` of the best one are used, with their error bars.
+        """
         good = [i for i, s in enumerate(self.status) if s in _USABLE]
-        return good or [i for i, p in enumerate(self.probes) if p.finite]
+        if good:
+            return good
+        finite = [i for i, p in enumerate(self.probes) if p.finite]
+        if not finite:
+            return []
+        rel = {i: self.probes[i].error / (abs(self.probes[i].value) or math.inf) for i in finite}
+        best = min(rel.values())
+        return [i for i in finite if rel[i] <= FALLBACK_SPREAD * best]
 
     @property
     def kinked(self) -> bool:

@@ -189,8 +189,6 @@ def _classify_same(
         details["l2"] = l2
     denom = float(np.linalg.norm(c) * np.linalg.norm(m.numerical))
     details["cosine"] = float(np.dot(c, m.numerical) / denom) if denom > 0 else 0.0
-    if holds and k != 0:
-        details["near_factor"] = k
     return Verdict("wrong", rel_error=rel, aligned=same, details=details)
 
 

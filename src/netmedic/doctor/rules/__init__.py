@@ -11,9 +11,9 @@ kind                     module                              measures
 nonfinite                nonfinite                           first NaN/Inf tensor, in causal order
 exploding_gradients      exploding                           gradient norm growth since step 0
 vanishing_gradients      vanishing                           first/last-layer gradient norm ratio
-diverging_loss           loss_trend                          median loss vs its best
-oscillating_loss         loss_trend                          up/down alternation of the loss
-stalled_loss             loss_trend                          no progress over a long window
+diverging_loss           diverging                           median loss vs its best
+oscillating_loss         oscillating                         up/down alternation of the loss
+stalled_loss             stalled                             no progress over a long window
 dead_relu                dead_relu                           units silent on the whole batch
 saturated_activation     saturation                          sigmoid/tanh outputs on flat ends
 unscaled_input           inputs                              input range
@@ -32,15 +32,17 @@ from collections.abc import Callable
 from netmedic.doctor.finding import Finding
 from netmedic.doctor.rules import (
     dead_relu,
+    diverging,
     exploding,
     init,
     initial_loss,
     inputs,
     labels,
-    loss_trend,
     lr,
     nonfinite,
+    oscillating,
     saturation,
+    stalled,
     vanishing,
     wrong_gradient,
 )
@@ -55,9 +57,9 @@ RULES: tuple[Rule, ...] = (
     labels.check,
     init.check,
     initial_loss.check,
-    loss_trend.check_diverging,
-    loss_trend.check_oscillating,
-    loss_trend.check_stalled,
+    diverging.check,
+    oscillating.check,
+    stalled.check,
     dead_relu.check,
     saturation.check,
     exploding.check,
@@ -67,22 +69,11 @@ RULES: tuple[Rule, ...] = (
     lr.check_low,
 )
 
-_MODULES = (nonfinite, inputs, labels, init, initial_loss, loss_trend, dead_relu, saturation,
-            exploding, vanishing, wrong_gradient, lr)
+_MODULES = (nonfinite, inputs, labels, init, initial_loss, diverging, oscillating, stalled,
+            dead_relu, saturation, exploding, vanishing, wrong_gradient, lr)
 
 #: Every adjustable threshold and its default: ``Doctor(**{name: value})``.
 DEFAULT_THRESHOLDS: dict[str, float] = {k: v for m in _MODULES for k, v in m.THRESHOLDS.items()}
 
 
-def evaluate(ctx: RuleContext) -> list[Finding]:
-    """Run every rule on ``ctx``; findings in rule order."""
-    out: list[Finding] = []
-    for rule in RULES:
-        made = rule(ctx)
-        out.extend(made)
-        for finding in made:  # later rules see what earlier ones found
-            ctx.findings = {**ctx.findings, (finding.kind, finding.where): finding}
-    return out
-
-
-__all__ = ["DEFAULT_THRESHOLDS", "RULES", "RuleContext", "evaluate"]
+__all__ = ["DEFAULT_THRESHOLDS", "RULES", "RuleContext"]

@@ -15,7 +15,7 @@ import numpy as np
 
 from netmedic.doctor.finding import Finding
 from netmedic.doctor.history import FIRST_KEEP, History, Record
-from netmedic.doctor.rules._robust import median
+from netmedic.doctor.rules._robust import median, nice
 from netmedic.doctor.stats import infer_activation_kind
 
 BASELINE_STEPS = 5  # the initial loss and gradient norms are medians/minima over the first 5 steps
@@ -98,13 +98,28 @@ class RuleContext:
         return median(losses[ns <= upto_n][-count:].tolist())
 
     def initial_loss(self, upto_n: int, window: int = BASELINE_STEPS) -> float:
-        """Median of the first ``window`` finite losses observed up to observation ``upto_n``."""
+        """Where the loss started, as seen from observation ``upto_n``: the median of the first
+        ``window`` finite losses observed *before* it (the very first loss at the start)."""
         key = (min(upto_n, FIRST_KEEP), window)
         cached = self._initial.get(key)
         if cached is None:
-            values = [r.loss for r in self.first if r.loss_finite and r.n <= upto_n][:window]
-            cached = self._initial[key] = median(values)
+            values = [r.loss for r in self.first if r.loss_finite and r.n < max(upto_n, 1)]
+            cached = self._initial[key] = median(values[:window])
         return cached
+
+    def suggested_lr(self, record: Record) -> tuple[float | None, float]:
+        """``(new_lr, factor)``: one LR every finding suggests, from the measured steps.
+
+        The factor brings the median update/weight ratio to ~1e-2 (10× CS231n's 1e-3, safe for
+        Adam too), and is at least ÷10 and at most ÷1000; ÷10 when no ratio is known.
+        """
+        ratios = {}
+        for r in self.tail(record, 3, lambda r: bool(self.update_ratios(r)[0])):
+            ratios = self.update_ratios(r)[0]
+        level = median(ratios.values()) if ratios else math.nan
+        factor = min(max(1e-2 / level, 1e-3), 0.1) if level > 0 else 0.1
+        lr = self.lr_at(record)
+        return (nice(lr * factor) if lr else None), factor
 
     @cached_property
     def _initial(self) -> dict[tuple[int, int], float]:

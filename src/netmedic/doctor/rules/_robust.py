@@ -72,25 +72,11 @@ def pct(x: float) -> str:
     return f"{100 * x:.0f}%"
 
 
-def nice_down(x: float) -> float:
-    """The largest of 1, 2, 5 × 10^k not above ``x`` (a learning rate a person would type)."""
+def nice(x: float) -> float:
+    """The nearest (in ratio) of 1, 2, 5 × 10^k: a learning rate a person would type."""
     if not (x > 0 and math.isfinite(x)):
         return x
     exponent = math.floor(math.log10(x))
-    for mantissa in (5, 2, 1):
-        candidate = mantissa * 10.0**exponent
-        if candidate <= x * (1 + 1e-9):
-            return float(f"{candidate:.12g}")
-    return float(f"{10.0**exponent:.12g}")
-
-
-def nice_up(x: float) -> float:
-    """The smallest of 1, 2, 5 × 10^k not below ``x``."""
-    if not (x > 0 and math.isfinite(x)):
-        return x
-    exponent = math.floor(math.log10(x))
-    for mantissa in (1, 2, 5, 10):
-        candidate = mantissa * 10.0**exponent
-        if candidate >= x * (1 - 1e-9):
-            return float(f"{candidate:.12g}")
-    return float(f"{10.0 ** (exponent + 1):.12g}")
+    candidates = [m * 10.0**e for e in (exponent, exponent + 1) for m in (1, 2, 5)]
+    best = min(candidates, key=lambda c: abs(math.log(c / x)))
+    return float(f"{best:.12g}")

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from netmedic.doctor.finding import Finding
 from netmedic.doctor.rules._context import RuleContext
-from netmedic.doctor.rules._robust import fmt, nice_down, pct
+from netmedic.doctor.rules._robust import pct
+from netmedic.doctor.rules._series import lr_remedy
 
 DEAD_UNIT_FRACTION = 0.5  # units silent on the whole batch (DeepDiagnosis: 70% of outputs)
 DEAD_ZERO_FRACTION = 0.9  # ...and 90% of all outputs 0 (healthy ReLU layers: ~50–80%)
@@ -60,11 +61,10 @@ def _finding(ctx, record, name, entry, start, from_start: bool) -> Finding:
         fix = "Initialize biases to 0 and weights with He scaling (std sqrt(2/fan_in))."
         remedy = {"action": "set_init", "init": "he_normal"}
     elif lr:
-        new = nice_down(lr / 10)
+        words, remedy = lr_remedy(ctx, record)
         explanation += (" They died during training: a too-large step pushed their weights or "
                         "biases far negative.")
-        fix = f"Lower the learning rate (lr {fmt(lr)} → {fmt(new)}); or use leaky ReLU."
-        remedy = {"action": "set_lr", "lr": new}
+        fix = f"Lower the learning rate ({words}); or use leaky ReLU."
     else:
         fix = "Lower the learning rate, or use leaky ReLU (a small slope keeps units alive)."
         remedy = {"action": "set_activation", "activation": "leaky_relu"}
@@ -89,12 +89,12 @@ def _from_gradients(ctx: RuleContext, record) -> list[Finding]:
                     f"({pct(start)} at the start)")
         explanation = ("Most of this layer's gradient became exactly zero: the ReLU units feeding "
                        "it stopped firing for every example (pass activations=... to see which).")
-        lr = ctx.lr_at(record)
-        new = nice_down(lr / 10) if lr else None
-        fix = f"Lower the learning rate (lr {fmt(lr)} → {fmt(new)})" if lr else \
-            "Lower the learning rate, or use leaky ReLU."
-        remedy = {"action": "set_lr", "lr": new} if lr else \
-            {"action": "set_activation", "activation": "leaky_relu"}
+        if ctx.lr_at(record):
+            words, remedy = lr_remedy(ctx, record)
+            fix = f"Lower the learning rate ({words}), or use leaky ReLU."
+        else:
+            fix = "Lower the learning rate, or use leaky ReLU."
+            remedy = {"action": "set_activation", "activation": "leaky_relu"}
         out.append(Finding("dead_relu", "warning", record.step, layer, evidence, explanation,
                            fix, remedy))
     return out

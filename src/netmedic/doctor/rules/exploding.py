@@ -18,6 +18,7 @@ import numpy as np
 from netmedic.doctor.finding import Finding
 from netmedic.doctor.rules._context import BASELINE_STEPS, RuleContext
 from netmedic.doctor.rules._robust import fmt
+from netmedic.doctor.rules._series import lr_remedy
 
 EXPLODING_GROWTH = 1e3  # ‖g_t‖ / ‖g‖ at start; healthy runs stay within ~30× (measured, tests)
 EXPLODING_LOSS_PROGRESS = 0.5  # ...while the loss is still above half its initial value
@@ -44,7 +45,7 @@ def check(ctx: RuleContext) -> list[Finding]:
         name, growth, norm, base = worst
         first_step = next(r.step for r in ctx.first if r.get("grad", name))
         max_norm = _clip_threshold(ctx, record)
-        lr = ctx.lr_at(record)
+        words, _ = lr_remedy(ctx, record)
         where = ctx.layer(name)
         evidence = (f"‖grad {name}‖ = {fmt(norm)} at step {record.step}, ×{fmt(growth)} over its "
                     f"{fmt(base)} at step {first_step}; loss {fmt(record.loss)}")
@@ -52,8 +53,7 @@ def check(ctx: RuleContext) -> list[Finding]:
                        "improve: each update makes the next gradient larger (weights growing, "
                        "activations growing with them), a feedback loop that ends in Inf/NaN.")
         fix = (f"Clip the global gradient norm at {fmt(max_norm)} (the {CLIP_PERCENTILE}th "
-               "percentile of the healthy steps)" + (f" and lower lr {fmt(lr)} → {fmt(lr / 10)}"
-                                                    if lr else " and lower the learning rate"))
+               f"percentile of the healthy steps) and lower the learning rate ({words}).")
         remedy = {"action": "clip_grad_norm", "max_norm": max_norm}
         return [Finding("exploding_gradients", "warning", record.step, where, evidence,
                         explanation, fix, remedy)]
@@ -62,10 +62,14 @@ def check(ctx: RuleContext) -> list[Finding]:
 
 def _baseline(ctx: RuleContext, name: str, upto_n: int) -> float | None:
     """Smallest positive finite norm of this gradient over the first steps (causal)."""
+    key = ("grad_baseline", name, min(upto_n, BASELINE_STEPS))
+    if upto_n >= BASELINE_STEPS and key in ctx.memo:
+        return ctx.memo[key]
     norms = [r.get("grad", name)["norm"] for r in ctx.first[:BASELINE_STEPS]
              if r.n <= upto_n and r.get("grad", name)]
     norms = [x for x in norms if math.isfinite(x) and x > 0]
-    return min(norms) if norms else None
+    ctx.memo[key] = min(norms) if norms else None
+    return ctx.memo[key]
 
 
 def _loss_not_improving(ctx: RuleContext, record) -> bool:

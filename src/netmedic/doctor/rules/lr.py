@@ -16,7 +16,7 @@ import numpy as np
 
 from netmedic.doctor.finding import Finding
 from netmedic.doctor.rules._context import RuleContext
-from netmedic.doctor.rules._robust import fmt, median, nice_down, nice_up, share, up_fraction
+from netmedic.doctor.rules._robust import fmt, median, nice, share, up_fraction
 
 UPDATE_RATIO_HIGH = 0.1  # DeepDiagnosis: 1e-3 × 100
 UPDATE_RATIO_HUGE = 1.0  # a step as large as the weights themselves
@@ -58,7 +58,7 @@ def check_high(ctx: RuleContext) -> list[Finding]:
         ratios = tail[-1][1]
         worst = max(ratios, key=ratios.get)
         lr = ctx.lr_at(record)
-        factor = min(max(UPDATE_RATIO_TARGET / max(level, 1e-12), 1e-3), 0.1)
+        new, factor = ctx.suggested_lr(record)
         estimated = " (estimated as lr·‖g‖/‖w‖, plain SGD)" if tail[-1][2] else ""
         evidence = (f"update/weight ratio ‖Δw‖/‖w‖ = {fmt(ratios[worst])} for {worst} at step "
                     f"{record.step}{estimated}, median over layers {fmt(level)} (healthy ≈ 1e-3)")
@@ -72,7 +72,6 @@ def check_high(ctx: RuleContext) -> list[Finding]:
                        "the region where the gradient is a good guide: the loss jumps instead of "
                        "descending, ReLUs get knocked dead and the weights can blow up.")
         if lr:
-            new = nice_down(lr * factor)
             fix, remedy = f"lr {fmt(lr)} → {fmt(new)} (aims at a ratio of ~1e-2).", \
                 {"action": "set_lr", "lr": new}
         else:
@@ -108,6 +107,8 @@ def check_low(ctx: RuleContext) -> list[Finding]:
         tail = _ratio_history(ctx, record, LR_LOW_MIN_SAMPLES)
         if len(tail) < LR_LOW_MIN_SAMPLES or tail[-1][0] is not record:
             continue
+        if any(sum(v > 0 for v in r.values()) * 2 < len(r) for _, r, _ in tail):
+            continue  # most weights do not move at all: zero gradients, not a small LR
         level = median([median(r.values()) for _, r, _ in tail])
         top = median([max(r.values()) for _, r, _ in tail])
         initial = ctx.initial_loss(record.n)
@@ -126,7 +127,7 @@ def check_low(ctx: RuleContext) -> list[Finding]:
         explanation = ("Each step moves the weights by a tiny fraction of their size: the loss "
                        "will take orders of magnitude more steps to fall than it should.")
         if lr:
-            new = nice_up(lr * factor)
+            new = nice(lr * factor)
             fix, remedy = f"lr {fmt(lr)} → {fmt(new)}.", {"action": "set_lr", "lr": new}
         else:
             fix, remedy = f"Raise the learning rate ×{fmt(factor)}.", \

@@ -16,6 +16,7 @@ from netmedic.doctor.finding import Finding
 from netmedic.doctor.history import Record
 from netmedic.doctor.rules._context import RuleContext
 from netmedic.doctor.rules._robust import fmt
+from netmedic.doctor.rules._series import lr_remedy
 
 FLOAT32_MAX = 3.4e38  # numpy.finfo(float32).max
 EXP_OVERFLOW = 88.7  # exp(x) overflows float32 above ln(3.4e38) = 88.7 (709.8 in float64)
@@ -107,7 +108,8 @@ def _finding(ctx, record, role, name, entry, upstream, inheritors) -> Finding:
             "loaded) that way.", f"Check how {where} is initialized or loaded.",
             {"action": "set_init", "init": "he_normal"})
     else:
-        explanation, fix, remedy = _diagnose(role, where, largest, inputs_max, lr, upstream)
+        explanation, fix, remedy = _diagnose(role, where, largest, inputs_max,
+                                             lr_remedy(ctx, record), upstream)
     if inherited:
         explanation += " The tensors that inherited it are not separate problems."
     return Finding("nonfinite", "error", step, where, evidence, explanation, fix, remedy)
@@ -128,9 +130,8 @@ def _inherited_words(inheritors) -> str:
     return "; ".join(words)
 
 
-def _diagnose(role, where, largest, inputs_max, lr, upstream):
-    lower_lr = ({"action": "set_lr", "lr": lr / 10} if lr else {"action": "set_lr", "factor": 0.1})
-    lr_words = f"lr {fmt(lr)} → {fmt(lr / 10)}" if lr else "the learning rate ×0.1"
+def _diagnose(role, where, largest, inputs_max, lower, upstream):
+    lr_words, lower_lr = lower
     if role == "input":
         return (f"Your data already contains NaN/Inf in {where}: nothing downstream can be finite.",
                 "Clean the data: netmedic data PATH (or nm.check_data(x, y)) shows where.", None)

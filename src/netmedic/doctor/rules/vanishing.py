@@ -22,7 +22,13 @@ THRESHOLDS = {"vanishing_ratio": VANISHING_RATIO, "vanishing_update_ratio": VANI
 
 
 def _ratio(ctx: RuleContext, record) -> tuple[str, str, float, float, float] | None:
-    weights = [n for n in ctx.weights(record) if "size" in record.get("grad", n)]
+    if "vanishing" not in record.cache:
+        record.cache["vanishing"] = _measure(ctx, record)
+    return record.cache["vanishing"]
+
+
+def _measure(ctx: RuleContext, record) -> tuple[str, str, float, float, float] | None:
+    weights = ctx.weights(record)
     if len(weights) < 2:
         return None
     first, last = weights[0], weights[-1]
@@ -49,11 +55,18 @@ def check(ctx: RuleContext) -> list[Finding]:
             continue
         kinds = ctx.activation_kinds()
         saturating = kinds & {"sigmoid", "tanh"}
+        upstream = [f for k in ("unscaled_input", "saturated_activation", "bad_init")
+                    for f in ctx.reported(k)]
         evidence = (f"‖grad {first}‖ / ‖grad {last}‖ = {fmt(ratio)} at step {record.step} "
                     f"({fmt(g_first)} vs {fmt(g_last)}), below {fmt(ctx.th['vanishing_ratio'])} "
                     f"for {VANISHING_PERSIST} measurements in a row"
                     + (f"; {first} moves {fmt(update)} of its norm per step" if update else ""))
-        if saturating:
+        if upstream:
+            cause = upstream[0]
+            explanation = (f"The gradient has all but vanished by the time it reaches {first}, "
+                           f"and {cause.kind} at {cause.where} explains it: fix that first.")
+            fix, remedy = cause.fix, cause.remedy
+        elif saturating:
             act = sorted(saturating)[0]
             explanation = (f"Backpropagation multiplies by each {act} layer's derivative (at most "
                            f"{'0.25' if act == 'sigmoid' else '1'}, near 0 when saturated): "
