@@ -7,6 +7,7 @@ import time
 
 from rich.console import Console
 
+from netmedic.doctor import present
 from netmedic.nn.optim import OPTIMIZER_NAMES
 from netmedic.nn.schedules import SCHEDULE_NAMES
 from netmedic.train import TrainConfig, run_training
@@ -100,6 +101,8 @@ def run(args: argparse.Namespace) -> int:
 
 def summarize(console: Console, result, seconds: float) -> None:
     m, trainer = result.metrics, result.trainer
+    if result.findings:
+        present.render(result.findings, console, title="the doctor's findings")
     if trainer.stop_reason:
         console.print(f"[bold red]training stopped:[/] {trainer.stop_reason}")
     elif trainer.early_stopped:
@@ -110,4 +113,5 @@ def summarize(console: Console, result, seconds: float) -> None:
     console.print(f"[bold]test accuracy {test}[/]  (validation {val})  "
                   f"{m['samples_per_s']:,.0f} samples/s  {seconds:.1f} s")
     console.print(f"wrote {result.out_dir}/metrics.json and {result.out_dir}/checkpoint.npz")
-    console.print(f"doctor: {result.verdict}")
+    if not result.findings:
+        console.print(f"doctor: {result.verdict}")

@@ -14,8 +14,11 @@ UPDATE_EVERY = 20
 
 
 class TrainingProgress:
-    def __init__(self, console: Console) -> None:
+    """``bar=False`` (``--no-progress``) keeps only the per-epoch lines."""
+
+    def __init__(self, console: Console, bar: bool = True) -> None:
         self.console = console
+        self.bar = bar
         self._bar = Progress(
             TextColumn("[bold]epoch {task.fields[epoch]}/{task.fields[epochs]}"),
             BarColumn(),
@@ -30,6 +33,8 @@ class TrainingProgress:
         self._seen = 0
 
     def start(self, trainer: Any) -> None:
+        if not self.bar:
+            return
         self._bar.start()
         self._task = self._bar.add_task(
             "train", total=trainer.steps_per_epoch, epoch=trainer.epoch + 1,
@@ -38,6 +43,8 @@ class TrainingProgress:
         self._since = time.perf_counter()
 
     def advance(self, trainer: Any, state: Any) -> None:
+        if not self.bar:
+            return
         self._seen += len(state.y)
         if (state.step + 1) % UPDATE_EVERY:
             return
@@ -47,10 +54,11 @@ class TrainingProgress:
         self._bar.update(self._task, advance=UPDATE_EVERY, loss=state.loss, speed=speed)
 
     def epoch_end(self, trainer: Any, record: dict[str, Any]) -> None:
-        self._bar.reset(self._task, epoch=min(trainer.epoch + 1, trainer.config.epochs),
-                        epochs=trainer.config.epochs, loss=record["train_loss"], speed=0.0)
-        self._since, self._seen = time.perf_counter(), 0
-        self._bar.console.print(
+        if self.bar:
+            self._bar.reset(self._task, epoch=min(trainer.epoch + 1, trainer.config.epochs),
+                            epochs=trainer.config.epochs, loss=record["train_loss"], speed=0.0)
+            self._since, self._seen = time.perf_counter(), 0
+        self.console.print(
             f"epoch {record['epoch']:>3}  loss {record['train_loss']:.4f}  "
             f"train acc {record['train_accuracy']:.2%}  val loss {record['val_loss']:.4f}  "
             f"val acc {record['val_accuracy']:.2%}  lr {record['lr']:.2e}  "
@@ -60,4 +68,5 @@ class TrainingProgress:
         )
 
     def stop(self) -> None:
-        self._bar.stop()
+        if self.bar:
+            self._bar.stop()

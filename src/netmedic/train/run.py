@@ -10,9 +10,13 @@ from rich.console import Console
 
 from netmedic import atomic
 from netmedic.data import load
+from netmedic.doctor import present
 from netmedic.doctor.finding import Finding
 from netmedic.train import checkpoint
+from netmedic.train.checkup import run_preflight
 from netmedic.train.config import TrainConfig
+from netmedic.train.guard_hook import GuardHook
+from netmedic.train.probe import DoctorHook
 from netmedic.train.progress import TrainingProgress
 from netmedic.train.trainer import Trainer
 
@@ -28,11 +32,7 @@ class RunResult:
 
     @property
     def verdict(self) -> str:
-        alarms = [f for f in self.findings if f.is_alarm]
-        if not alarms:
-            return "no findings"
-        kinds = ", ".join(sorted({f"{f.kind} at {f.where}" for f in alarms}))
-        return f"{len(alarms)} alarm(s): {kinds}"
+        return present.verdict(self.findings)
 
     @property
     def exit_code(self) -> int:
@@ -59,7 +59,8 @@ def run_training(config: TrainConfig | None, *, resume: str | Path | None = None
                  overrides: dict[str, Any] | None = None, console: Console | None = None,
                  progress: bool = True, hooks: list[Any] = ()) -> RunResult:
     """Train as ``netmedic train`` does; with ``resume``, continue the run saved in that folder
-    (``overrides``: options to change, e.g. ``{"epochs": 30}``)."""
+    (``overrides``: options to change, e.g. ``{"epochs": 30}``). ``progress=False``: no live
+    bar, only one line per epoch."""
     console = console or Console()
     saved = None
     if resume is not None:
@@ -70,27 +71,40 @@ def run_training(config: TrainConfig | None, *, resume: str | Path | None = None
     for note in getattr(dataset, "notes", []):
         console.print(f"[dim]data: {note}[/]")
 
-    def metrics(trainer: Trainer) -> dict[str, Any]:
-        return build_metrics(trainer, findings=[], guard_actions=[])
+    doctor = DoctorHook(console=console) if config.doctor else None
+    guard = GuardHook(doctor, console=console) if config.guard else None
+    preflight: list[Finding] = []
 
-    trainer = Trainer(config, dataset, hooks=[*hooks, _CheckpointWriter(out_dir, metrics)])
+    def findings() -> list[Finding]:
+        return preflight + (doctor.findings() if doctor is not None else [])
+
+    def metrics(trainer: Trainer) -> dict[str, Any]:
+        return build_metrics(trainer, findings(), guard.actions if guard is not None else [])
+
+    watchers = [hook for hook in (doctor, guard) if hook is not None]
+    trainer = Trainer(config, dataset,
+                      hooks=[*hooks, *watchers, _CheckpointWriter(out_dir, metrics)])
     if saved is not None:
         checkpoint.restore(trainer, *saved)
         console.print(f"resuming {resume} after epoch {trainer.epoch} (step {trainer.step})")
+    elif config.doctor:
+        preflight = run_preflight(trainer)
+        if preflight:
+            present.render(preflight, console, title="preflight (before training)")
     console.print(
         f"training {config.model} on {dataset.name} ({len(trainer.arrays.y_train)} train, "
         f"{len(trainer.arrays.y_val)} validation, {len(trainer.arrays.y_test)} test) "
         f"with {config.optimizer} lr {config.lr:g}, {config.schedule} schedule, "
         f"{config.epochs} epochs, batch {config.batch_size}, {config.dtype}, seed {config.seed}",
-        highlight=False,
+        highlight=False, soft_wrap=True,
     )
     try:
-        trainer.fit(TrainingProgress(console) if progress else None)
+        trainer.fit(TrainingProgress(console, bar=progress))
     except KeyboardInterrupt:
         console.print(f"interrupted; the last finished epoch is saved: resume with "
                       f"`netmedic train --resume {out_dir}`")
         raise
-    result = RunResult(trainer, metrics(trainer), out_dir)
+    result = RunResult(trainer, metrics(trainer), out_dir, findings())
     atomic.write_json(out_dir / METRICS, result.metrics)
     return result
 

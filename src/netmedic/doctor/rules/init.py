@@ -6,9 +6,8 @@ Three checks on each weight matrix/kernel as first observed:
   the same gradient, forever (symmetry is never broken). The last layer is exempt: zeros there
   are a known, harmless choice when the layers before are random;
 - *offset*: mean far from 0 (``np.random.rand`` draws from [0, 1): mean 0.5, std 0.29);
-- *scale*: std outside [LeCun-uniform/4, He×4] for the layer's fan-in: below sqrt(1/(3·fan_in))/4
-  (PyTorch's default Linear init is sqrt(1/(3·fan_in))) or above 4·sqrt(2/fan_in) (He et al.
-  2015). The fan-in is the weight's dimension that matches an input or activation width; when
+- *scale*: std above 4·sqrt(2/fan_in) (4× He et al. 2015), or, in nets of 3+ weight layers,
+  below sqrt(1/(3·fan_in))/10 (PyTorch's default Linear init is sqrt(1/(3·fan_in))). The fan-in is the weight's dimension that matches an input or activation width; when
   neither or both do, the weight must be off for both readings.
 """
 
@@ -20,7 +19,9 @@ from netmedic.doctor.finding import Finding
 from netmedic.doctor.rules._context import RuleContext
 from netmedic.doctor.rules._robust import fmt
 
-INIT_SCALE_FACTOR = 4.0  # tolerated factor around the LeCun..He range of standard inits
+INIT_SCALE_FACTOR = 4.0  # tolerated factor above He's std (and below LeCun's, in deep nets)
+INIT_SMALL_FACTOR = 10.0  # tolerated factor below LeCun-uniform's std: small inits (0.01) train
+#   shallow nets fine; only in deep nets (≥ 3 weight layers) does the signal vanish
 INIT_MEAN_RATIO = 0.5  # |mean| / rms above this: not centred (rand() gives 0.87)
 INIT_MIN_SIZE = 64  # too few entries to judge a mean or a std
 
@@ -68,9 +69,10 @@ def check(ctx: RuleContext) -> list[Finding]:
                        "sigmoid/tanh units saturate from the first step.")
         else:
             factor = ctx.th["init_scale_factor"]
-            low = [math.sqrt(1.0 / (3 * f)) / factor for f in fans]
+            low = [math.sqrt(1.0 / (3 * f)) / INIT_SMALL_FACTOR for f in fans]
             high = [math.sqrt(2.0 / f) * factor for f in fans]
-            if all(std > h for h in high) or all(std < lo for lo in low):
+            deep = len(weights) >= 3
+            if all(std > h for h in high) or (deep and all(std < lo for lo in low)):
                 big = std > high[0]
                 problem = (f"{name} has std {fmt(std)} for fan-in {fan}: "
                            f"{fmt(std / target)}× the {init.replace('_', ' ')} std {fmt(target)}",

@@ -4,8 +4,9 @@ CS231n: a healthy update/weight ratio ‖Δw‖/‖w‖ is about 1e-3 per step. 
 2022) flags an effective learning rate outside 1e-3 ×/÷ 100. Measured on the step actually taken
 (Δw = w_t − w_{t−1}), this works for SGD, momentum and Adam alike. We take the median over the
 weight matrices (a zero-initialized last layer moves by ~100% of itself on its first steps and
-must not decide alone), and ask for harm before calling a large ratio too high: the loss is not
-improving, or the ratio is so large (≥ 1: steps as big as the weights) that harm is certain.
+must not decide alone), over three measured steps, and ask for harm before calling a large ratio
+too high: the loss is not improving (a small init grows by large ratios while the loss falls
+fast: fine), or the loss diverges, oscillates, or ReLUs die.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ from netmedic.doctor.rules._context import RuleContext
 from netmedic.doctor.rules._robust import fmt, median, nice, share, up_fraction
 
 UPDATE_RATIO_HIGH = 0.1  # DeepDiagnosis: 1e-3 × 100
-UPDATE_RATIO_HUGE = 1.0  # a step as large as the weights themselves
 UPDATE_RATIO_LOW = 1e-5  # DeepDiagnosis: 1e-3 ÷ 100
 UPDATE_RATIO_LOW_FASTEST = 1e-4  # ...and even the fastest layer 10× below CS231n's 1e-3
 UPDATE_RATIO_TARGET = 1e-2  # a suggested LR aims here: 10× the CS231n ideal, safe for Adam too
@@ -42,18 +42,17 @@ def check_high(ctx: RuleContext) -> list[Finding]:
         return []
     for record in ctx.new:
         tail = _ratio_history(ctx, record, 3)
-        if not tail or tail[-1][0] is not record:
-            continue
+        if len(tail) < 3 or tail[-1][0] is not record:
+            continue  # three measured steps: one large first step is not a pattern
         level = median([median(r.values()) for _, r, _ in tail])
         initial = ctx.initial_loss(record.n)
         current = ctx.recent_loss(record.n) if record.loss_finite else math.nan
         stuck = not math.isfinite(current) or (math.isfinite(initial)
                                                 and current >= LR_HIGH_NO_PROGRESS * initial)
         harm = [k for k in ("diverging_loss", "oscillating_loss", "dead_relu") if ctx.reported(k)]
-        huge = len(tail) >= 2 and level >= UPDATE_RATIO_HUGE
         high = level >= ctx.th["update_ratio_high"] and (stuck or harm)
         overshoot = _overshoot(ctx, record)
-        if not (huge or high or overshoot):
+        if not (high or overshoot):
             continue
         ratios = tail[-1][1]
         worst = max(ratios, key=ratios.get)
@@ -62,7 +61,7 @@ def check_high(ctx: RuleContext) -> list[Finding]:
         estimated = " (estimated as lr·‖g‖/‖w‖, plain SGD)" if tail[-1][2] else ""
         evidence = (f"update/weight ratio ‖Δw‖/‖w‖ = {fmt(ratios[worst])} for {worst} at step "
                     f"{record.step}{estimated}, median over layers {fmt(level)} (healthy ≈ 1e-3)")
-        if overshoot and not (huge or high):
+        if overshoot and not high:
             evidence += f"; the loss rises while the gradient after each step points back: {overshoot}"
         elif stuck and math.isfinite(current):
             evidence += f"; loss {fmt(current)} vs {fmt(initial)} at the start"

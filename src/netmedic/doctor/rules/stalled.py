@@ -58,7 +58,9 @@ def check(ctx: RuleContext) -> list[Finding]:
     flat = (progress + 2 * se < ctx.th["stall_progress"]) & ~(late > 2 * early)
     for k in np.flatnonzero(flat).tolist():
         i = int(idx[k])
-        initial = ctx.initial_loss(int(n[i]))
+        # where it started: the first loss, or the median of the first 5 if higher (a lucky
+        # first batch must not make a run that learned fast look stalled)
+        initial = max(ctx.initial_loss(int(n[i]), 1), ctx.initial_loss(int(n[i])))
         high = (math.isfinite(initial) and late[k] >= STALL_LEVEL * initial) or (
             chance is not None and late[k] >= 0.9 * chance)
         if not high:
