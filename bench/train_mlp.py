@@ -129,7 +129,8 @@ def main() -> None:
 
     data = args.data or ensure_fashion_mnist()
     ds = load(data, progress=False)
-    x = fit_normalizer(ds.x_train, "unit").apply(ds.x_train, np.float32).reshape(len(ds.x_train), -1)
+    x = fit_normalizer(ds.x_train, "unit").apply(ds.x_train, np.float32)
+    x = x.reshape(len(x), -1)
     # the trainer holds out 10% for validation: time PyTorch on the same number of examples
     n = int(round(len(x) * 0.9))
     x, y = x[:n], ds.y_train[:n]

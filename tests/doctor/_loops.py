@@ -62,7 +62,8 @@ class Run:
 def run(sizes=(784, 64, 10), act="relu", steps=200, lr=0.1, optimizer="sgd", batch=64,
         init="he", init_scale=1.0, bias=0.0, raw=False, sign_bug=None, seed=0, n=2000,
         doctor: Doctor | None = None, pass_acts=True, pass_inputs=True, pass_labels=False,
-        pass_preacts=False, stride=10, data=None, softmax_act=False, dtype=np.float32) -> Run:
+        pass_preacts=False, stride=10, data=None, softmax_act=False, dtype=np.float32,
+        engine_names=False) -> Run:
     """Train; ``sign_bug``: a parameter name (or "all") whose gradient is negated, as in seed 000.
     ``batch=None``: full-batch gradient descent.
 
@@ -96,17 +97,29 @@ def run(sizes=(784, 64, 10), act="relu", steps=200, lr=0.1, optimizer="sgd", bat
         activations = {f"h{i}": acts[i] for i in range(1, depth)} if pass_acts else None
         if activations is not None and softmax_act:
             activations[f"h{depth}"] = probs
-        doctor.observe(step=step, loss=loss, lr=lr, params=params, grads=grads,
-                       activations=activations, inputs=xb if pass_inputs else None,
-                       preactivations={f"z{i + 1}": z for i, z in enumerate(pre)}
-                       if pass_preacts else None,
-                       labels=yb if pass_labels else None)
+        preacts = {f"z{i + 1}": z for i, z in enumerate(pre)} if pass_preacts else None
+        if engine_names:  # what netmedic.nn's probe passes: dense1.weight, relu1, dense1
+            doctor.observe(step=step, loss=loss, lr=lr, params=_engine(params),
+                           grads=_engine(grads), inputs=xb, labels=yb,
+                           activations={f"{act}{i}": acts[i] for i in range(1, depth)},
+                           preactivations={f"dense{i + 1}": z for i, z in enumerate(pre)},
+                           activation_kinds={f"{act}{i}": act for i in range(1, depth)})
+        else:
+            doctor.observe(step=step, loss=loss, lr=lr, params=params, grads=grads,
+                           activations=activations, inputs=xb if pass_inputs else None,
+                           preactivations=preacts, labels=yb if pass_labels else None)
         out.losses.append(loss)
         with np.errstate(all="ignore"):
             _update(params, grads, optimizer, lr, state, state2, step)
     out.params = params
     doctor.finish()
     return out
+
+
+def _engine(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    names = {"W": "weight", "b": "bias"}
+    order = sorted(arrays, key=lambda k: (int(k[1:]), k[0] == "b"))
+    return {f"dense{k[1:]}.{names[k[0]]}": arrays[k] for k in order}
 
 
 def _forward_backward(params, act, depth, xb, yb, sign_bug):
@@ -142,6 +155,8 @@ def _update(params, grads, optimizer, lr, state, state2, step):
     for k, g in grads.items():
         if optimizer == "sgd":
             params[k] -= lr * g
+        elif optimizer == "ascent":  # the update-sign bug: w + lr·g
+            params[k] += lr * g
         elif optimizer == "momentum":
             state[k] = 0.9 * state[k] + g
             params[k] -= lr * state[k]

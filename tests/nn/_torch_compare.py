@@ -16,7 +16,9 @@ def rel_error(mine: np.ndarray, theirs: np.ndarray) -> float:
 def assert_close(mine: np.ndarray, theirs, what: str, tol: float = 1e-10) -> None:
     if isinstance(theirs, torch.Tensor):
         theirs = theirs.detach().numpy()
-    assert np.shape(mine) == np.shape(theirs), f"{what}: shape netmedic {np.shape(mine)} vs torch {np.shape(theirs)}"
+    assert np.shape(mine) == np.shape(theirs), (
+        f"{what}: shape netmedic {np.shape(mine)} vs torch {np.shape(theirs)}"
+    )
     err = rel_error(mine, theirs)
     assert err <= tol, f"{what}: rel error {err:.3e} > {tol:g}\nnetmedic {mine}\ntorch    {theirs}"
 

@@ -34,6 +34,8 @@ from netmedic.doctor.history import History, Record
 from netmedic.doctor.monitor import Monitor
 from netmedic.doctor.rules import DEFAULT_THRESHOLDS, RULES, RuleContext
 
+MAX_INTERNAL_ERRORS = 20  # tracebacks kept from failing rules (memory stays bounded)
+
 
 class Doctor:
     """Watches a training run and reports :class:`~netmedic.doctor.finding.Finding` s.
@@ -102,7 +104,8 @@ class Doctor:
         preactivations : name -> output of a dense/conv layer before its nonlinearity (the
             last one: the logits), in layer order.
         inputs : the batch fed to the network, ``(N, ...)`` (or a dict of named inputs).
-        activation_kinds : name -> ``"relu"``, ``"sigmoid"``, ``"tanh"``, ``"softmax"``, ``"other"``.
+        activation_kinds : name -> ``"relu"``, ``"sigmoid"``, ``"tanh"``, ``"softmax"`` or
+            ``"other"``.
         updates : name -> the step that produced *these* params, w_t − w_{t−1} (the optimizer's
             last step); computed by the doctor (every ``stride`` steps) when not given.
         labels : the batch's targets, class indices ``(N,)`` or one-hot ``(N, C)``.
@@ -132,6 +135,11 @@ class Doctor:
         full = self._monitor.is_full(self._n) or rich or not finite
         return self._accept(record, full)
 
+    def mark_discontinuity(self) -> None:
+        """The parameters were changed outside the optimizer (a rollback, a reload): do not
+        compute Δw across this gap (it is not a training step). Not needed with ``updates``."""
+        self._monitor.forget_previous()
+
     def _accept(self, record: Record, full: bool) -> list[Finding]:
         self.history.append(record, full)
         self._n += 1
@@ -148,7 +156,8 @@ class Doctor:
                 try:
                     made = rule(ctx)
                 except Exception:  # a netmedic bug must not stop the user's training
-                    self.internal_errors.append(traceback.format_exc())
+                    if len(self.internal_errors) < MAX_INTERNAL_ERRORS:
+                        self.internal_errors.append(traceback.format_exc())
                     continue
                 for finding in made:
                     key = (finding.kind, finding.where)
@@ -162,17 +171,27 @@ class Doctor:
         return new
 
     def finish(self) -> list[Finding]:
-        """Judge the steps since the last full one (the loss trend of the tail) and close the
-        trace. Called by :meth:`summary` and :meth:`verdict`; harmless to call twice."""
+        """Judge the steps since the last full one (the loss trend of the tail) and flush the
+        trace; returns the findings this made. Called by :meth:`summary` and :meth:`verdict`;
+        harmless to call twice, or mid-run."""
         new = self._evaluate() if self._evaluated_n < self._n - 1 else []
         if self._trace is not None:
-            self._trace.close()
+            self._trace.flush()
         return new
+
+    def close(self) -> None:
+        """:meth:`finish`, then close the trace file (nothing more is written to it)."""
+        self.finish()
+        if self._trace is not None:
+            self._trace.close()
 
     # ------------------------------------------------------------------------------ results
     @property
     def findings(self) -> list[Finding]:
-        """All findings so far, one per (kind, where): first occurrence kept, evidence updated."""
+        """All findings so far, one per (kind, where): first occurrence kept, evidence updated.
+
+        The rules run on every full step; call :meth:`finish` (or :meth:`summary`) at the end so
+        that the last steps' loss trend is judged too."""
         return list(self._findings.values())
 
     @property
@@ -185,7 +204,8 @@ class Doctor:
         return present.summary_text(self.findings)
 
     def verdict(self) -> str:
-        """One line: ``"no findings"`` or ``"1 error, 2 warnings: nonfinite at dense3 (step 7), …"``."""
+        """One line: ``"no findings"``, or counts and names:
+        ``"1 error, 2 warnings: nonfinite at dense3 (step 7); …"``."""
         self.finish()
         return present.verdict(self.findings)
 

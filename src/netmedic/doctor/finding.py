@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -44,7 +43,7 @@ REMEDY_ACTIONS = (
 
 @dataclass(frozen=True)
 class Finding:
-    """One diagnosis: what (``kind``), how bad, when (``step``), where, the numbers, why and the fix.
+    """One diagnosis: what (``kind``), how bad, when (``step``), where, the numbers, why, the fix.
 
     ``step`` is the 0-based count of optimizer steps attempted (never rewound by a rollback);
     ``None`` for findings made before training. ``remedy`` is the fix in machine form,
@@ -62,7 +61,9 @@ class Finding:
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
-            raise ValueError(f"unknown finding kind {self.kind!r}; expected one of {', '.join(KINDS)}")
+            raise ValueError(
+                f"unknown finding kind {self.kind!r}; expected one of {', '.join(KINDS)}"
+            )
         if self.severity not in SEVERITIES:
             raise ValueError(f"unknown severity {self.severity!r}; expected one of {SEVERITIES}")
         if self.remedy is not None and self.remedy.get("action") not in REMEDY_ACTIONS:

@@ -140,11 +140,12 @@ class History:
     def series(self, key: str, field: str = "norm") -> tuple[np.ndarray, np.ndarray]:
         """``(steps, values)`` of one statistic of one tensor: ``series("grad/W1", "norm")``.
 
-        Steps where it was not measured (the costlier statistics come every ``stride`` steps)
-        are left out.
+        ``field`` is any entry field, or a derived one: ``rms`` (norm / √size), ``max_abs``
+        (max(|min|, |max|)), and for ``update/NAME`` keys ``ratio`` (‖Δw‖ / ‖w‖). Steps where
+        it was not measured (the costlier statistics come every ``stride`` steps) are left out.
         """
-        pairs = [(r.step, r.tensors[key][field]) for r in self.records
-                 if key in r.tensors and field in r.tensors[key]]
+        pairs = [(r.step, value) for r in self.records
+                 if (value := _field(r, key, field)) is not None]
         steps = np.array([p[0] for p in pairs], dtype=np.int64)
         return steps, np.array([p[1] for p in pairs], dtype=float)
 
@@ -157,6 +158,23 @@ class History:
 
     def __repr__(self) -> str:
         return f"History({self.count} steps, keeping {len(self.records)})"
+
+
+def _field(record: Record, key: str, field: str) -> float | None:
+    entry = record.tensors.get(key)
+    if entry is None:
+        return None
+    if field in entry:
+        return entry[field]
+    if field == "rms" and entry.get("size"):
+        return entry["norm"] / math.sqrt(entry["size"])
+    if field == "max_abs" and "min" in entry and "max" in entry:
+        return max(abs(entry["min"]), abs(entry["max"]))
+    if field == "ratio" and key.startswith("update/"):
+        param = record.tensors.get("param/" + key[len("update/"):])
+        if param and param["norm"] > 0:
+            return entry["norm"] / param["norm"]
+    return None
 
 
 def _same(a: Any, b: Any) -> bool:

@@ -44,6 +44,10 @@ class Monitor:
         self._prev_grads: dict[str, np.ndarray] = {}
         self._scratch: dict[str, np.ndarray] = {}
 
+    def forget_previous(self) -> None:
+        """Drop the buffered previous step (no Δw across a rollback or reload)."""
+        self._prev_n = -2
+
     def is_full(self, n: int) -> bool:
         return n < self.stride or n % self.stride == 0
 

@@ -10,8 +10,9 @@ Entry fields (all optional but ``norm``; see the README's trace format):
 ``norm``        L2 norm over all elements (NaN if any NaN, Inf if any Inf and no NaN)
 ``nan``/``inf`` counts, present only when the tensor is not finite
 ``size``        number of elements; ``rms = norm / sqrt(size)``
-``min``/``max`` extremes (``max_abs = max(|min|, |max|)``)
-``zero_frac``   fraction of elements exactly 0
+``min``/``max`` extremes (``max_abs = max(|min|, |max|)``); not for gradients (no rule needs
+                them, and they cost two passes over the largest arrays)
+``zero_frac``   fraction of elements exactly 0 (gradients and activations)
 ``width``       features per example (size / batch size): 784 for MNIST inputs
 ``kind``        activations: ``relu``, ``sigmoid``, ``tanh``, ``softmax`` or ``other``
 ``dead_frac``   ReLU activations: fraction of units that output 0 for every example
@@ -99,7 +100,8 @@ def param_entry(a: Any, first: bool) -> Entry:
     return entry
 
 
-def update_entry(update: np.ndarray, grad: np.ndarray | None, prev_grad: np.ndarray | None) -> Entry:
+def update_entry(update: np.ndarray, grad: np.ndarray | None,
+                 prev_grad: np.ndarray | None) -> Entry:
     """The step just taken, Δw = w_t − w_{t−1}: its norm and first-order loss predictions.
 
     ``dot_grad`` = ⟨g_t, Δw⟩ (gradient at the end of the step), ``dot_prev_grad`` = ⟨g_{t−1}, Δw⟩
@@ -214,7 +216,9 @@ def infer_activation_kind(entry: Entry) -> str | None:
 
 
 def _rows_sum_to_one(a: np.ndarray, entry: Entry, batch_axis: int) -> bool:
-    if a.ndim != 2 or entry.get("min", -1) < 0 or entry.get("max", 2) > 1 or a.shape[1 - batch_axis] < 2:
+    if a.ndim != 2 or entry.get("min", -1) < 0 or entry.get("max", 2) > 1:
+        return False
+    if a.shape[1 - batch_axis] < 2:
         return False
     rows = np.sum(a, axis=1 - batch_axis, dtype=np.float64)
     return bool(np.all(np.abs(rows - 1.0) < SOFTMAX_ROW_TOLERANCE))

@@ -51,7 +51,7 @@ def zeros(shape: Shape, fan_in: int, fan_out: int, rng: np.random.Generator) -> 
 
 
 def uniform(a: float, b: float) -> Initializer:
-    """U(a, b) whatever the fan (seed 002 uses ``uniform(-0.5, 0.5)``, seed 000 ``uniform(0, 1)``)."""
+    """U(a, b) whatever the fan (seed 002: ``uniform(-0.5, 0.5)``; seed 000: ``uniform(0, 1)``)."""
     if not a < b:
         raise BadInputError(f"uniform(a, b) needs a < b; got a={a}, b={b}")
 
@@ -75,7 +75,8 @@ def normal(std: float) -> Initializer:
 
 
 INITIALIZERS: dict[str, Initializer] = {
-    f.__name__: f for f in (he_normal, he_uniform, glorot_normal, glorot_uniform, lecun_normal, zeros)
+    f.__name__: f
+    for f in (he_normal, he_uniform, glorot_normal, glorot_uniform, lecun_normal, zeros)
 }
 _FACTORIES = {"uniform": (uniform, 2), "normal": (normal, 1)}
 _CALL = re.compile(r"^\s*(\w+)\s*\(([^()]*)\)\s*$")

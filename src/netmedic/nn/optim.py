@@ -173,7 +173,8 @@ OPTIMIZER_NAMES = ("sgd", "momentum", "nesterov", "adam", "adamw", "rmsprop")
 def make_optimizer(name: str, params: dict[str, np.ndarray], grads: dict[str, np.ndarray],
                    lr: float, weight_decay: float = 0.0) -> Optimizer:
     """The CLI's optimizer names: ``sgd``, ``momentum`` (0.9), ``nesterov``, ``adam``, ``adamw``,
-    ``rmsprop``. For ``adamw`` the weight decay is decoupled; for the others it is L2 in the grad."""
+    ``rmsprop``. For ``adamw`` the weight decay is decoupled; for the others it is L2 in the
+    gradient."""
     if name == "sgd":
         return SGD(params, grads, lr, weight_decay=weight_decay)
     if name in ("momentum", "nesterov"):

@@ -43,5 +43,6 @@ class Schedule:
         if self.name == "cosine":
             span = max(self.total_steps - self.warmup_steps, 1)
             t = min(t, span)
-            return self.min_lr + (self.base_lr - self.min_lr) * (1 + math.cos(math.pi * t / span)) / 2
+            cosine = (1 + math.cos(math.pi * t / span)) / 2
+            return self.min_lr + (self.base_lr - self.min_lr) * cosine
         return self.base_lr

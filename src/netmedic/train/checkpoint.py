@@ -1,6 +1,7 @@
 """Checkpoints: everything a run needs to continue bit for bit, in one ``.npz`` (no pickle).
 
-Arrays: ``params/<name>`` (parameters and BatchNorm buffers), ``best/<name>``, ``opt/<slot>/<name>``, ``opt/steps``; the rest (config,
+Arrays: ``params/<name>`` (parameters and BatchNorm buffers), ``best/<name>``,
+``opt/<slot>/<name>``, ``opt/steps``; the rest (config,
 counters, history, the random streams' states) is one JSON document stored as a string array.
 """
 

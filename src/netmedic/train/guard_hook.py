@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from rich.console import Console
@@ -53,17 +55,30 @@ class GuardHook:
         self._control = TrainerControl(trainer)
 
     def before_update(self, trainer: Trainer, state: StepState) -> bool:
-        return self.guard.before_update(state.step, state.loss, state.grad_norm, self._control)
+        with self._watching_rollbacks():
+            return self.guard.before_update(state.step, state.loss, state.grad_norm,
+                                            self._control)
 
     def after_update(self, trainer: Trainer, state: StepState) -> None:
         new = self.doctor_hook.new_findings if self.doctor_hook is not None else []
-        self.guard.after_step(state.step, new, self._control)
+        with self._watching_rollbacks():
+            self.guard.after_step(state.step, new, self._control)
         self._stop_if_stopped()
 
     def on_epoch_end(self, trainer: Trainer, record: dict[str, Any]) -> None:
-        self.guard.on_validation(record["epoch"], record["val_loss"], record["val_accuracy"],
-                                 self._control)
+        with self._watching_rollbacks():
+            self.guard.on_validation(record["epoch"], record["val_loss"], record["val_accuracy"],
+                                     self._control)
         self._stop_if_stopped()
+
+    @contextmanager
+    def _watching_rollbacks(self) -> Iterator[None]:
+        """Tell the doctor when the guard jumped the parameters back: that jump is no step."""
+        before = len(self.guard.actions)
+        yield
+        jumped = any(a["action"] == "rollback" for a in self.guard.actions[before:])
+        if jumped and self.doctor_hook is not None:
+            self.doctor_hook.doctor.mark_discontinuity()
 
     def _stop_if_stopped(self) -> None:
         if self.guard.stopped:

@@ -8,8 +8,6 @@ the doctor keeps statistics, never references.
 
 from __future__ import annotations
 
-from typing import Any
-
 from rich.console import Console
 from rich.text import Text
 

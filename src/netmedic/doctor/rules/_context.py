@@ -111,15 +111,19 @@ class RuleContext:
         """``(new_lr, factor)``: one LR every finding suggests, from the measured steps.
 
         The factor brings the median update/weight ratio to ~1e-2 (10× CS231n's 1e-3, safe for
-        Adam too), and is at least ÷10 and at most ÷1000; ÷10 when no ratio is known.
+        Adam too), and is at least ÷10 and at most ÷1000; ÷10 when no ratio is known. Decided
+        once, at the first finding that asks, so every finding quotes the same number.
         """
+        if "suggested_lr" in self.memo:
+            return self.memo["suggested_lr"][:2]
         ratios = {}
         for r in self.tail(record, 3, lambda r: bool(self.update_ratios(r)[0])):
             ratios = self.update_ratios(r)[0]
         level = median(ratios.values()) if ratios else math.nan
         factor = min(max(1e-2 / level, 1e-3), 0.1) if level > 0 else 0.1
         lr = self.lr_at(record)
-        return (nice(lr * factor) if lr else None), factor
+        self.memo["suggested_lr"] = (nice(lr * factor) if lr else None), factor, lr
+        return self.memo["suggested_lr"][:2]
 
     @cached_property
     def _initial(self) -> dict[tuple[int, int], float]:
@@ -195,15 +199,16 @@ class RuleContext:
         return None
 
     def output_activation(self) -> str | None:
-        """The last activation when it looks like the network's output (softmax, or narrower than
-        the one before it, or as wide as the number of classes): not judged as a hidden layer."""
+        """The last activation when it looks like the network's output (softmax, a single unit,
+        narrower than the one before it, or as wide as the number of classes): not judged as a
+        hidden layer."""
         for record in self.first[-1:] + self.full[-1:]:
             acts = list(record.role("act"))
             if not acts:
                 continue
             name, entry = acts[-1]
-            if self.activation_kind(name) == "softmax":
-                return name
+            if self.activation_kind(name) == "softmax" or entry.get("width") == 1:
+                return name  # a softmax, or a single unit: a binary classifier's output
             if self.classes and entry.get("width") == self.classes:
                 return name
             if len(acts) >= 2 and entry.get("width", 0) < acts[-2][1].get("width", 0):

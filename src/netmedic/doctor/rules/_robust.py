@@ -64,7 +64,8 @@ def fmt(x: float | None) -> str:
     if x == 0:
         return "0"
     if 1e-3 <= abs(x) < 1e4:
-        return f"{x:.3g}"
+        text = f"{x:.3g}"
+        return f"{x:.0f}" if "e" in text else text  # 1000, not 1e+03
     return f"{x:.1e}"
 
 

@@ -39,15 +39,24 @@ def row_median(rows: np.ndarray) -> np.ndarray:
 
 def noise(losses: np.ndarray, idx: np.ndarray) -> np.ndarray:
     """Relative noise σ of the loss at each index, from up to NOISE_WINDOW losses before it."""
+    if not idx.size:
+        return np.zeros(0)
+    start = max(int(idx.min()) - NOISE_WINDOW + 1, 0)
+    region = losses[start: int(idx.max()) + 1]
     with np.errstate(all="ignore"):
-        if np.all(losses > 0):
-            change = np.abs(np.diff(np.log(losses)))
+        if np.all(region > 0):
+            change = np.abs(np.diff(np.log(region)))
         else:
-            scale = 0.5 * (np.abs(losses[1:]) + np.abs(losses[:-1]))
-            change = np.where(scale > 0, np.abs(np.diff(losses)) / scale, 0.0)
+            scale = 0.5 * (np.abs(region[1:]) + np.abs(region[:-1]))
+            change = np.where(scale > 0, np.abs(np.diff(region)) / scale, 0.0)
+    local = idx - start  # change[j] is the change from loss j to j + 1 of the region
     out = np.zeros(len(idx))
-    for k, i in enumerate(idx.tolist()):
-        recent = change[max(i - NOISE_WINDOW + 1, 0): i]  # changes ending at or before i
+    full = local >= NOISE_WINDOW - 1
+    if np.any(full):
+        rows = windows(change, local[full] - 1, NOISE_WINDOW - 1)
+        out[full] = 1.4826 * np.sort(rows, axis=1)[:, (NOISE_WINDOW - 1) // 2] / np.sqrt(2.0)
+    for k in np.flatnonzero(~full).tolist():  # the first steps: fewer changes to go on
+        recent = change[: local[k]]
         if recent.size >= 2:
             out[k] = 1.4826 * float(np.sort(recent)[recent.size // 2]) / np.sqrt(2.0)
     return out
@@ -63,6 +72,7 @@ def lr_remedy(ctx: RuleContext, record, factor: float | None = None) -> tuple[st
     lr = ctx.lr_at(record)
     if factor is None:
         new, factor = ctx.suggested_lr(record)
+        lr = ctx.memo["suggested_lr"][2] or lr  # the LR the suggestion was made from
     else:
         new = nice(lr * factor) if lr else None
     if lr and new:

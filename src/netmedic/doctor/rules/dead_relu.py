@@ -35,8 +35,8 @@ def check(ctx: RuleContext) -> list[Finding]:
             if (("dead_relu", name) in ctx.findings or not _dead(ctx, entry)
                     or ctx.activation_kind(name) != "relu"):
                 continue
-            tail = [r.get("act", name) for r in ctx.tail(record, DEAD_PERSIST, lambda r:
-                                                          "dead_frac" in (r.get("act", name) or {}))]
+            tail = [r.get("act", name) for r in ctx.tail(
+                record, DEAD_PERSIST, lambda r, n=name: "dead_frac" in (r.get("act", n) or {}))]
             if len(tail) < DEAD_PERSIST or not all(_dead(ctx, e) for e in tail):
                 continue
             start = _first_entry(ctx, "act", name, "dead_frac") or entry
@@ -79,7 +79,7 @@ def _from_gradients(ctx: RuleContext, record) -> list[Finding]:
         if ("dead_relu", layer) in ctx.findings or "zero_frac" not in entry:
             continue
         tail = [r.get("grad", name)["zero_frac"] for r in ctx.tail(
-            record, DEAD_PERSIST, lambda r: "zero_frac" in (r.get("grad", name) or {}))]
+            record, DEAD_PERSIST, lambda r, n=name: "zero_frac" in (r.get("grad", n) or {}))]
         if len(tail) < DEAD_PERSIST or min(tail) < ctx.th["dead_zero_gradients"]:
             continue
         start = (_first_entry(ctx, "grad", name, "zero_frac") or entry)["zero_frac"]

@@ -3,8 +3,8 @@
 A median of 5 (3, then 1, in the first steps) is compared with the best such median so far;
 diverging when it is ``diverge_factor``× the best *times* a margin of 3 standard errors of the
 series' own noise in log space (so a batch-of-1 run, whose losses jump 100×, needs a far larger
-rise than a batch-of-128 run), and at least half of the progress from the initial loss has been undone (a
-run converged to 1e-4 whose tail jitters ×3 is not diverging).
+rise than a batch-of-128 run), and at least half of the progress from the initial loss has been
+undone (a run converged to 1e-4 whose tail jitters ×3 is not diverging).
 """
 
 from __future__ import annotations
@@ -41,25 +41,32 @@ def check(ctx: RuleContext) -> list[Finding]:
     idx = new_indices(ctx, minimum=2)
     if not idx.size:
         return []
-    sigma = dict(zip(idx.tolist(), noise(losses, idx).tolist(), strict=True))
     fives = idx[idx >= 4]
     medians5 = row_median(windows(losses, fives, 5)) if fives.size else np.zeros(0)
     before = ctx.memo.get("best5", (math.inf, -1))  # best median of 5 so far, whole run
     best5 = np.minimum.accumulate(np.concatenate([[before[0]], medians5]))[1:]
-    bests = {int(i): (float(m), float(b)) for i, m, b in zip(fives, medians5, best5, strict=True)}
     if fives.size and medians5.min() < before[0]:
         k = int(np.argmin(medians5))
         ctx.memo["best5"] = (float(medians5[k]), int(steps[fives[k]]))
+    # from the 15th loss on, a cheap vectorized pre-test: at least `factor`× the best median
+    with np.errstate(all="ignore"):
+        risen = medians5 >= ctx.th["diverge_factor"] * best5
+    bests = {int(i): (float(m), float(b)) for i, m, b, r in
+             zip(fives, medians5, best5, risen, strict=True) if r or i < 14}
+    idx = idx[(idx < 14) | np.isin(idx, list(bests))]
+    if not idx.size:
+        return []
+    sigma = dict(zip(idx.tolist(), noise(losses, idx).tolist(), strict=True))
     for i in idx.tolist():
         m = i + 1
         w = 1 if m < 6 else (3 if m < 15 else 5)
         if w == 5:
             current, best = bests[i]
-            best_step = _best_step(ctx, before, fives, medians5, steps, i)
         else:
             rolling = row_median(windows(losses, np.arange(w - 1, m), w))
             j = int(np.argmin(rolling))
             current, best, best_step = float(rolling[-1]), float(rolling[j]), int(steps[j + w - 1])
+
         factor = DIVERGE_FACTOR_SINGLE if w == 1 else ctx.th["diverge_factor"]
         margin = 0.0 if w == 1 else DIVERGE_NOISE_Z * MEDIAN_SE * sigma[i] * math.sqrt(2 / w)
         initial = ctx.initial_loss(int(n[i]), w)
@@ -70,6 +77,8 @@ def check(ctx: RuleContext) -> list[Finding]:
             grown = rise >= (factor - 1 + margin) * abs(best)
         if not (rise > 0 and grown and not rise < DIVERGE_UNDONE * (initial - best)):
             continue
+        if w == 5:
+            best_step = _best_step(before, fives, medians5, steps, i)
         fix_words, remedy = lr_remedy(ctx, record_at(ctx, int(n[i])))
         evidence = (f"loss {fmt(current)} at step {int(steps[i])}"
                     + (f" (median of the last {w})" if w > 1 else "")
@@ -85,7 +94,7 @@ def check(ctx: RuleContext) -> list[Finding]:
     return []
 
 
-def _best_step(ctx, before, fives, medians5, steps, i) -> int:
+def _best_step(before, fives, medians5, steps, i) -> int:
     upto = [(before[0], before[1])] + [
         (float(v), int(steps[j])) for v, j in zip(medians5, fives, strict=True) if j <= i]
     return min(upto)[1]

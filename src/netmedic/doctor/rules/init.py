@@ -7,8 +7,10 @@ Three checks on each weight matrix/kernel as first observed:
   are a known, harmless choice when the layers before are random;
 - *offset*: mean far from 0 (``np.random.rand`` draws from [0, 1): mean 0.5, std 0.29);
 - *scale*: std above 4·sqrt(2/fan_in) (4× He et al. 2015), or, in nets of 3+ weight layers,
-  below sqrt(1/(3·fan_in))/10 (PyTorch's default Linear init is sqrt(1/(3·fan_in))). The fan-in is the weight's dimension that matches an input or activation width; when
-  neither or both do, the weight must be off for both readings.
+  below sqrt(1/(3·fan_in))/10 (PyTorch's default Linear init is sqrt(1/(3·fan_in))). The
+  fan-in is the width of the layer's input (inputs, then each activation, in order) when known,
+  else the weight's one dimension that matches a known width; otherwise the weight must be off
+  for both readings.
 """
 
 from __future__ import annotations
@@ -28,8 +30,13 @@ INIT_MIN_SIZE = 64  # too few entries to judge a mean or a std
 THRESHOLDS = {"init_scale_factor": INIT_SCALE_FACTOR}
 
 
-def _fan_ins(shape: tuple[int, ...], widths: set[int]) -> list[int]:
+def _fan_ins(shape: tuple[int, ...], widths: set[int], feeding: int | None) -> list[int]:
+    """Candidate fan-ins: the width of the layer's input if known (``feeding``: the input width
+    for the first weight, the previous activation's for the next...), else the one dimension
+    that is some known width, else both readings."""
     if len(shape) == 2:
+        if feeding in shape:
+            return [feeding]
         matching = [d for d in shape if d in widths]
         return matching if len(matching) == 1 else list(shape)
     return [math.prod(shape[1:]), math.prod(shape[:-1])]  # (out, in, kh, kw) or (kh, kw, in, out)
@@ -41,6 +48,8 @@ def check(ctx: RuleContext) -> list[Finding]:
     record = ctx.new[0]
     widths = {e.get("width") for k, e in record.tensors.items()
               if k.startswith(("input/", "act/", "preact/"))}
+    chain = [e.get("width") for _, e in record.role("input")][:1] + [
+        e.get("width") for _, e in (record.role("act") or record.role("preact"))]
     weights = [n for n, e in record.role("param") if "shape" in e and ctx.is_weight(n)]
     kinds = ctx.activation_kinds()
     init = "glorot_normal" if kinds & {"sigmoid", "tanh"} and "relu" not in kinds else "he_normal"
@@ -53,9 +62,11 @@ def check(ctx: RuleContext) -> list[Finding]:
         rms = entry["norm"] / math.sqrt(size)
         mean = entry.get("mean", 0.0)
         std = math.sqrt(max(rms * rms - mean * mean, 0.0))
-        fans = _fan_ins(shape, widths)
+        k = weights.index(name)
+        fans = _fan_ins(shape, widths, chain[k] if len(chain) >= len(weights) else None)
         fan = fans[0]
-        target = math.sqrt(2.0 / fan) if init == "he_normal" else math.sqrt(2.0 / (fan + size / fan))
+        fan_out = size / fan
+        target = math.sqrt(2.0 / fan) if init == "he_normal" else math.sqrt(2.0 / (fan + fan_out))
         problem = None
         if std <= 1e-7 * max(rms, 1e-30) and name != weights[-1]:
             problem = (f"all {size} entries of {name} equal {fmt(mean)}",

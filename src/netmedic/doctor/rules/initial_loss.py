@@ -18,7 +18,8 @@ from netmedic.doctor.rules._context import RuleContext
 from netmedic.doctor.rules._robust import fmt
 
 INITIAL_LOSS_FACTOR = 3.0  # first loss > 3 ln C (6.9 for C = 10): logits far from uniform
-SUM_TOLERANCE = 3.0  # loss / ln C within ×3 of the batch size: summed, not averaged
+SUM_TOLERANCE = 1.5  # loss / ln C within ×1.5 of the batch size, with small logits: summed
+SMALL_LOGITS = 2.0  # logits rms below this: the softmax is near uniform (ln C per example)
 
 THRESHOLDS = {"initial_loss_factor": INITIAL_LOSS_FACTOR}
 
@@ -38,7 +39,11 @@ def check(ctx: RuleContext) -> list[Finding]:
     evidence = (f"loss {fmt(record.loss)} at step {record.step}, ×{fmt(ratio)} ln {classes} = "
                 f"{fmt(expected)} (what cross-entropy gives for a uniform guess over {classes} "
                 "classes)")
-    if batch and batch / SUM_TOLERANCE <= ratio <= batch * SUM_TOLERANCE:
+    logits = [e for _, e in record.role("preact")][-1:]
+    logit_rms = logits[0]["norm"] / math.sqrt(logits[0]["size"]) if logits and \
+        logits[0].get("size") else None
+    near_uniform = logit_rms is None or logit_rms < SMALL_LOGITS
+    if batch and near_uniform and batch / SUM_TOLERANCE <= ratio <= batch * SUM_TOLERANCE:
         explanation = (f"The first loss is about the batch size ({batch}) times ln {classes}: the "
                        "loss is summed over the examples instead of averaged, so the gradients "
                        f"are ~{batch}× too large for the learning rate.")
@@ -46,7 +51,8 @@ def check(ctx: RuleContext) -> list[Finding]:
         remedy = {"action": "set_loss", "loss": "cross_entropy"}
     else:
         explanation = ("At initialization the network is already confidently wrong: its logits "
-                       "are large, so the softmax is far from uniform. The last layer's weights "
+                       + (f"(rms {fmt(logit_rms)}) " if logit_rms is not None else "")
+                       + "are large, so the softmax is far from uniform. The last layer's weights "
                        "are too large (or the inputs unscaled), and the first steps are spent "
                        "undoing it, often with exploding gradients.")
         fix = ("Initialize the last layer smaller (He/Glorot scaling, or ×0.01) and check the "

@@ -39,10 +39,10 @@ def check(ctx: RuleContext) -> list[Finding]:
                 fix = ("Standardize with the training set's statistics: x = (x - mean) / std "
                        "(one mean and std from the training split).")
                 mode = "standard"
-            explanation = (f"{name} reaches {fmt(biggest)}: weights initialized for unit-scale "
-                           "inputs then produce pre-activations ~"
-                           f"{fmt(rms)}× too large, saturating sigmoid/tanh units, killing ReLUs "
-                           "and making the first layer's gradients huge.")
+            explanation = (f"The values of {name} reach {fmt(biggest)}: weights initialized for "
+                           f"unit-scale inputs then produce pre-activations ~{fmt(rms)}× too "
+                           "large, saturating sigmoid/tanh units, killing ReLUs and making the "
+                           "first layer's gradients huge.")
             out.append(Finding("unscaled_input", "warning", record.step, name, evidence,
                                explanation, fix, {"action": "normalize_inputs", "normalize": mode}))
     return out

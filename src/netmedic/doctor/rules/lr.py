@@ -13,11 +13,10 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
 from netmedic.doctor.finding import Finding
 from netmedic.doctor.rules._context import RuleContext
 from netmedic.doctor.rules._robust import fmt, median, nice, share, up_fraction
+from netmedic.doctor.rules._series import lr_remedy
 
 UPDATE_RATIO_HIGH = 0.1  # DeepDiagnosis: 1e-3 × 100
 UPDATE_RATIO_LOW = 1e-5  # DeepDiagnosis: 1e-3 ÷ 100
@@ -38,14 +37,14 @@ def _ratio_history(ctx: RuleContext, upto, count: int) -> list[tuple[object, dic
 
 
 def check_high(ctx: RuleContext) -> list[Finding]:
-    if ctx.reported("lr_too_high"):
-        return []
+    if ctx.reported("lr_too_high") or ctx.reported("wrong_gradient"):
+        return []  # after a wrong gradient, large steps are its consequence, not the LR's fault
     for record in ctx.new:
         tail = _ratio_history(ctx, record, 3)
         if len(tail) < 3 or tail[-1][0] is not record:
             continue  # three measured steps: one large first step is not a pattern
         level = median([median(r.values()) for _, r, _ in tail])
-        initial = ctx.initial_loss(record.n)
+        initial = ctx.initial_loss(record.n, 1)  # the very first loss
         current = ctx.recent_loss(record.n) if record.loss_finite else math.nan
         stuck = not math.isfinite(current) or (math.isfinite(initial)
                                                 and current >= LR_HIGH_NO_PROGRESS * initial)
@@ -56,26 +55,23 @@ def check_high(ctx: RuleContext) -> list[Finding]:
             continue
         ratios = tail[-1][1]
         worst = max(ratios, key=ratios.get)
-        lr = ctx.lr_at(record)
-        new, factor = ctx.suggested_lr(record)
+        words, remedy = lr_remedy(ctx, record)
         estimated = " (estimated as lr·‖g‖/‖w‖, plain SGD)" if tail[-1][2] else ""
         evidence = (f"update/weight ratio ‖Δw‖/‖w‖ = {fmt(ratios[worst])} for {worst} at step "
                     f"{record.step}{estimated}, median over layers {fmt(level)} (healthy ≈ 1e-3)")
         if overshoot and not high:
-            evidence += f"; the loss rises while the gradient after each step points back: {overshoot}"
+            evidence += ("; the loss rises while the gradient after each step points back: "
+                         + overshoot)
         elif stuck and math.isfinite(current):
-            evidence += f"; loss {fmt(current)} vs {fmt(initial)} at the start"
+            evidence += (f"; loss {fmt(current)} (median of the last 3) vs {fmt(initial)} at the "
+                         "first step")
         if harm:
             evidence += f"; also seen: {', '.join(harm)}"
         explanation = ("Each step changes the weights by a large fraction of their size, far past "
                        "the region where the gradient is a good guide: the loss jumps instead of "
                        "descending, ReLUs get knocked dead and the weights can blow up.")
-        if lr:
-            fix, remedy = f"lr {fmt(lr)} → {fmt(new)} (aims at a ratio of ~1e-2).", \
-                {"action": "set_lr", "lr": new}
-        else:
-            fix, remedy = f"Lower the learning rate ×{fmt(factor)}.", \
-                {"action": "set_lr", "factor": factor}
+        fix = (words if words.startswith("lr ") else "Lower " + words) + \
+            " (aims at an update/weight ratio of ~1e-2)."
         return [Finding("lr_too_high", "warning", record.step, ctx.layer(worst), evidence,
                         explanation, fix, remedy)]
     return []

@@ -18,8 +18,8 @@ from netmedic.doctor.rules._context import RuleContext
 from netmedic.doctor.rules._robust import fmt
 from netmedic.doctor.rules._series import lr_remedy
 
-FLOAT32_MAX = 3.4e38  # numpy.finfo(float32).max
 EXP_OVERFLOW = 88.7  # exp(x) overflows float32 above ln(3.4e38) = 88.7 (709.8 in float64)
+OVERFLOWING = 1e15  # forward values this large make a NaN gradient an overflow, not a formula bug
 UNSCALED_FOR_OVERFLOW = 1e3  # inputs this large make an overflow the data's fault, not the LR's
 
 THRESHOLDS: dict[str, float] = {}
@@ -43,6 +43,11 @@ def _bad(entry: dict) -> bool:
     return not math.isfinite(entry.get("norm", 0.0)) or bool(entry.get("nan") or entry.get("inf"))
 
 
+def _record_bad(record: Record) -> bool:
+    return (record.loss is not None and not math.isfinite(record.loss)) or any(
+        _bad(e) for e in record.tensors.values())
+
+
 def _counts(role: str, entry: dict) -> str:
     if role == "loss":
         return fmt(entry["norm"])
@@ -56,8 +61,11 @@ def _counts(role: str, entry: dict) -> str:
 def check(ctx: RuleContext) -> list[Finding]:
     out = []
     for record in ctx.new:
-        if record.loss_finite and not any(_bad(e) for e in record.tensors.values()):
+        if not _record_bad(record):
             continue
+        previous = ctx.previous(record)
+        if previous is not None and _record_bad(previous):
+            continue  # the same episode: the first step of it was judged already
         order = causal_order(record)
         bad = [(i, role, name, e) for i, (role, name, e) in enumerate(order) if _bad(e)]
         if not bad:
@@ -91,7 +99,7 @@ def _largest(upstream: list[tuple[str, str, dict]]) -> tuple[str, float] | None:
 
 
 def _finding(ctx, record, role, name, entry, upstream, inheritors) -> Finding:
-    step, lr = record.step, ctx.lr_at(record)
+    step = record.step
     where = "loss" if role == "loss" else name
     largest = _largest(upstream)
     inputs_max = max((max(abs(e.get("min", 0)), abs(e.get("max", 0)))
@@ -146,10 +154,10 @@ def _diagnose(role, where, largest, inputs_max, lower, upstream):
                     "them by the weights exceeds the largest float.",
                     "Scale the inputs (divide pixels by 255, or standardize).",
                     {"action": "normalize_inputs", "normalize": "unit"})
-        if role == "act" and big > EXP_OVERFLOW and big < FLOAT32_MAX / 10:
-            return (f"{where} turned finite inputs (up to {fmt(big)}) into NaN/Inf: exp() overflows "
-                    f"above {EXP_OVERFLOW} in float32 (709.8 in float64), so a softmax or sigmoid "
-                    "written as exp(z)/sum(exp(z)) gives inf/inf = NaN.",
+        if role == "act":  # relu/tanh cannot overflow on finite input: an exp inside did
+            return (f"{where} turned finite inputs into NaN/Inf: exp() overflows above "
+                    f"{EXP_OVERFLOW} in float32 (709.8 in float64), so a softmax written as "
+                    "exp(z)/sum(exp(z)) gives inf/inf = NaN once the logits grow.",
                     "Subtract the row maximum before exp (softmax(z - z.max(1, keepdims=True))), "
                     "or compute the loss from the logits with a fused log-softmax cross-entropy.",
                     {"action": "set_loss", "loss": "cross_entropy"})
@@ -158,16 +166,16 @@ def _diagnose(role, where, largest, inputs_max, lower, upstream):
                 f"Lower the learning rate ({lr_words}); clip the gradient norm to stop the growth.",
                 lower_lr)
     if role == "loss":
-        seen = any(r in ("preact", "act") for r, _, _ in upstream)
-        where_words = ("" if seen else " (pass activations=... to observe() to see inside the "
-                       "forward pass)")
+        seen = any(r == "preact" for r, _, _ in upstream)
+        where_words = ("" if seen else " (pass the logits as preactivations=... to see whether "
+                       "they overflowed first)")
         return ("The loss is the first non-finite value: log(0) on a probability that underflowed "
                 "to 0, or exp() overflowing inside the loss" + where_words + ".",
                 "Compute the loss from the logits with a stable log-softmax (log-sum-exp with the "
                 "max subtracted), or clip probabilities to [eps, 1] before log.",
                 {"action": "set_loss", "loss": "cross_entropy"})
     big = largest[1] if largest else 0.0
-    if big > 1e15:
+    if big > OVERFLOWING:
         return (f"The backward pass overflowed at {where}'s gradient: forward values reach "
                 f"{fmt(big)}.", f"Lower the learning rate ({lr_words}).", lower_lr)
     return (f"The forward pass and the loss were finite, but the backward pass produced NaN/Inf at "

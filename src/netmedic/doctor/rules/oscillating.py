@@ -36,9 +36,10 @@ def check(ctx: RuleContext) -> list[Finding]:
     idx = new_indices(ctx, minimum=size)
     if not idx.size:
         return []
-    signs = np.sign(np.diff(losses))
+    start = int(idx.min()) + 1 - size  # only the losses the new windows cover
+    signs = np.sign(np.diff(losses[start: int(idx.max()) + 1]))
     flips = (signs[1:] * signs[:-1] < 0).astype(float)
-    alternation = windows(flips, idx - 2, size - 2).mean(axis=1)
+    alternation = windows(flips, idx - start - 2, size - 2).mean(axis=1)
     keep = alternation >= ctx.th["oscillation_alternation"]
     if not np.any(keep):
         return []

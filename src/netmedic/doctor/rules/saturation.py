@@ -28,7 +28,8 @@ def check(ctx: RuleContext) -> list[Finding]:
                     in ctx.findings or entry["sat_frac"] <= ctx.th["saturated_fraction"]):
                 continue
             tail = [r.get("act", name) for r in ctx.tail(
-                record, SATURATION_PERSIST, lambda r: "sat_frac" in (r.get("act", name) or {}))]
+                record, SATURATION_PERSIST,
+                lambda r, n=name: "sat_frac" in (r.get("act", n) or {}))]
             if len(tail) < SATURATION_PERSIST or min(e["sat_frac"] for e in tail) <= \
                     ctx.th["saturated_fraction"]:
                 continue
