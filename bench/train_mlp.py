@@ -4,9 +4,11 @@
 netmedic runs through its real trainer with its default features on: the doctor's every-step
 checks and the guard. PyTorch is written as an expert would: tensors made once, no DataLoader,
 ``torch.set_num_threads`` equal to NumPy's BLAS threads, the default ``torch.optim.SGD``.
-Both report the median samples/s over the epochs (evaluation excluded).
+Epochs of the sides alternate (a shared machine's speed drifts); each side reports its median
+samples/s over the timed epochs (evaluation excluded). The same trainer with both watchers off
+("bare") shows what the doctor's every-step checks cost.
 
-    python bench/train_mlp.py [--epochs 6] [--data fashion-mnist] [--json out.json]
+    python bench/train_mlp.py [--rounds 5] [--data fashion-mnist] [--json out.json]
 
 Also measured: float32 GEMM peak on this machine (a 2048² matmul), and from it the physical
 limit of ~1.0 MFLOP per sample (forward, weight gradients, input gradients of layers 2 and 3).
@@ -74,52 +76,77 @@ def ensure_fashion_mnist() -> str:
     return "mnist-mini"
 
 
-def bench_netmedic(data: str, batch: int, epochs: int) -> float:
-    from rich.console import Console
+class NetmedicSide:
+    """netmedic's real trainer with its default watchers: the doctor's probe and the guard."""
 
-    from netmedic.train import TrainConfig, run_training
+    def __init__(self, data, batch: int, watched: bool = True) -> None:
+        from netmedic.train import TrainConfig, Trainer
+        from netmedic.train.guard_hook import GuardHook
+        from netmedic.train.probe import DoctorHook
 
-    config = TrainConfig(
-        data=data, model="mlp:" + "-".join(map(str, SIZES)) + ":relu", optimizer="momentum",
-        lr=LR, schedule="constant", augment=0, epochs=epochs, batch_size=batch, patience=0,
-        out="/tmp/netmedic-bench-train",
-    )
-    result = run_training(config, console=Console(quiet=True), progress=False)
-    speeds = [h["samples_per_s"] for h in result.trainer.history]
-    return statistics.median(speeds[1:] if len(speeds) > 2 else speeds)
+        config = TrainConfig(
+            data=data.name, model="mlp:" + "-".join(map(str, SIZES)) + ":relu",
+            optimizer="momentum", lr=LR, schedule="constant", augment=0, epochs=10**6,
+            batch_size=batch, patience=0, guard=watched, doctor=watched,
+        )
+        doctor = DoctorHook() if watched else None
+        hooks = [doctor, GuardHook(doctor)] if watched else []
+        self.trainer = Trainer(config, data, hooks=hooks)
+        self.trainer.start()
+
+    def epoch(self) -> float:
+        return self.trainer.train_epoch()["samples_per_s"]
 
 
-def bench_torch(x: np.ndarray, y: np.ndarray, batch: int, epochs: int, threads: int) -> float:
-    import torch
+class TorchSide:
+    """PyTorch as an expert writes it: tensors made once, no DataLoader, default torch.optim."""
 
-    torch.set_num_threads(threads)
-    torch.manual_seed(0)
-    layers = []
-    for i, (a, b) in enumerate(zip(SIZES[:-1], SIZES[1:], strict=True)):
-        layers.append(torch.nn.Linear(a, b))
-        if i < len(SIZES) - 2:
-            layers.append(torch.nn.ReLU())
-    model = torch.nn.Sequential(*layers)
-    opt = torch.optim.SGD(model.parameters(), lr=LR, momentum=0.9)
-    tx, ty = torch.from_numpy(x), torch.from_numpy(y)
-    gen = torch.Generator().manual_seed(0)
-    speeds = []
-    for _ in range(epochs):
-        order = torch.randperm(len(ty), generator=gen)
+    def __init__(self, x: np.ndarray, y: np.ndarray, batch: int, threads: int) -> None:
+        import torch
+
+        torch.set_num_threads(threads)
+        torch.manual_seed(0)
+        layers = []
+        for i, (a, b) in enumerate(zip(SIZES[:-1], SIZES[1:], strict=True)):
+            layers.append(torch.nn.Linear(a, b))
+            if i < len(SIZES) - 2:
+                layers.append(torch.nn.ReLU())
+        self.torch, self.batch = torch, batch
+        self.model = torch.nn.Sequential(*layers)
+        self.opt = torch.optim.SGD(self.model.parameters(), lr=LR, momentum=0.9)
+        self.x, self.y = torch.from_numpy(x), torch.from_numpy(y)
+        self.gen = torch.Generator().manual_seed(0)
+
+    def epoch(self) -> float:
+        torch, n = self.torch, len(self.y)
+        order = torch.randperm(n, generator=self.gen)
         start = time.perf_counter()
-        for i in range(0, len(ty), batch):
-            idx = order[i : i + batch]
-            opt.zero_grad()
-            loss = torch.nn.functional.cross_entropy(model(tx[idx]), ty[idx])
+        for i in range(0, n, self.batch):
+            idx = order[i : i + self.batch]
+            self.opt.zero_grad()
+            loss = torch.nn.functional.cross_entropy(self.model(self.x[idx]), self.y[idx])
             loss.backward()
-            opt.step()
-        speeds.append(len(ty) / (time.perf_counter() - start))
-    return statistics.median(speeds[1:] if len(speeds) > 2 else speeds)
+            self.opt.step()
+        return n / (time.perf_counter() - start)
+
+
+def interleaved(sides: dict, rounds: int) -> dict[str, float]:
+    """One epoch of each side per round, after one warm-up round; median samples/s per side.
+
+    Alternating keeps a slow patch of a shared machine from landing on one side only."""
+    speeds: dict[str, list[float]] = {name: [] for name in sides}
+    for round_ in range(rounds + 1):
+        for name, side in sides.items():
+            speed = side.epoch()
+            if round_:
+                speeds[name].append(speed)
+    return {name: statistics.median(values) for name, values in speeds.items()}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=6, help="epochs per side (median taken)")
+    parser.add_argument("--rounds", type=int, default=5,
+                        help="timed epochs per side, interleaved (median taken)")
     parser.add_argument("--data", default=None, help="default: fashion-mnist, else mnist-mini")
     parser.add_argument("--batches", default="128,512")
     parser.add_argument("--json", metavar="PATH", help="also write the figures as JSON")
@@ -144,16 +171,21 @@ def main() -> None:
           f"at {flops_per_sample() / 1e6:.2f} MFLOP/sample")
     rows = []
     for batch in (int(b) for b in args.batches.split(",")):
-        mine = bench_netmedic(data, batch, args.epochs)
-        theirs = bench_torch(x, y, batch, args.epochs, threads)
-        rows.append({"batch": batch, "netmedic_samples_per_s": mine,
-                     "torch_samples_per_s": theirs, "ratio": mine / theirs,
-                     "fraction_of_limit": mine / limit})
-    print(f"\n{'batch':>6} {'netmedic/s':>12} {'pytorch/s':>12} {'ratio':>7} {'of limit':>9}")
+        sides = {"netmedic": NetmedicSide(ds, batch), "bare": NetmedicSide(ds, batch, False),
+                 "torch": TorchSide(x, y, batch, threads)}
+        speed = interleaved(sides, args.rounds)
+        rows.append({"batch": batch, "netmedic_samples_per_s": speed["netmedic"],
+                     "netmedic_bare_samples_per_s": speed["bare"],
+                     "torch_samples_per_s": speed["torch"],
+                     "ratio": speed["netmedic"] / speed["torch"],
+                     "fraction_of_limit": speed["netmedic"] / limit})
+    print("\nnetmedic = trainer with the doctor and the guard on (the default); bare = both off")
+    print(f"{'batch':>6} {'netmedic/s':>12} {'bare/s':>10} {'pytorch/s':>11} "
+          f"{'ratio':>7} {'of limit':>9}")
     for r in rows:
         print(f"{r['batch']:>6} {r['netmedic_samples_per_s']:>12,.0f} "
-              f"{r['torch_samples_per_s']:>12,.0f} {r['ratio']:>7.2f} "
-              f"{r['fraction_of_limit']:>9.1%}")
+              f"{r['netmedic_bare_samples_per_s']:>10,.0f} {r['torch_samples_per_s']:>11,.0f} "
+              f"{r['ratio']:>7.2f} {r['fraction_of_limit']:>9.1%}")
     import torch
 
     write_json(args.json, {

@@ -92,3 +92,19 @@ def test_json_spec_errors_name_the_file_and_the_problem(tmp_path):
         nn.parse_model_spec(str(bad))
     with pytest.raises(BadInputError, match="cannot read it"):
         nn.parse_model_spec(str(tmp_path / "missing.json"))
+
+
+def test_parameters_are_views_of_one_vector_and_copies_are_independent():
+    import copy
+
+    model = nn.build_model("mlp:6-4-3").init(np.random.default_rng(0))
+    params = model.parameters()
+    assert sum(p.size for p in params.values()) == model.flat_params.size
+    model.flat_params[:] = 7.0
+    assert all((p == 7.0).all() for p in params.values())
+    model.layers[0].grads["weight"][...] = 1.0
+    assert model.flat_grads[:24].sum() == 24.0
+    twin = copy.deepcopy(model)
+    twin.flat_params[:] = 0.0
+    assert all((p == 0.0).all() for p in twin.parameters().values())
+    assert (model.flat_params == 7.0).all(), "a copy must not share storage with the original"

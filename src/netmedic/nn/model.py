@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections import Counter
 
 import numpy as np
@@ -16,7 +17,9 @@ class Sequential:
     ``dense2``…), their parameters ``dense1.weight``, ``dense1.bias``.
 
     ``parameters()`` and ``gradients()`` return dicts of the live arrays (the optimizer updates
-    them in place), in layer order.
+    them in place), in layer order. After :meth:`init` every parameter is a view into one
+    contiguous vector ``flat_params`` (gradients into ``flat_grads``), so an optimizer step or a
+    global gradient norm is a few large NumPy operations instead of a few per tensor.
     """
 
     def __init__(self, layers: list[Layer], input_shape: tuple[int, ...]) -> None:
@@ -29,19 +32,44 @@ class Sequential:
         if hasattr(self.layers[0], "needs_input_grad"):
             self.layers[0].needs_input_grad = False  # nobody needs d loss / d data: skip that GEMM
         self.dtype = np.dtype(np.float32)
+        self.flat_params = np.empty(0, self.dtype)
+        self.flat_grads = np.empty(0, self.dtype)
 
     def init(self, rng: np.random.Generator, dtype: np.dtype | type = np.float32) -> Sequential:
         """Draw every layer's parameters from ``rng`` (in layer order) as ``dtype``."""
         self.dtype = _float_dtype(dtype)
         for layer in self.layers:
             layer.init_params(rng, self.dtype)
+        self._pack()
         return self
 
     def astype(self, dtype: np.dtype | type) -> Sequential:
         self.dtype = _float_dtype(dtype)
         for layer in self.layers:
             layer.astype(self.dtype)
+        self._pack()
         return self
+
+    def _pack(self) -> None:
+        """Move every parameter and gradient into views of two contiguous vectors."""
+        total = sum(p.size for p in self.parameters().values())
+        self.flat_params = np.empty(total, self.dtype)
+        self.flat_grads = np.zeros(total, self.dtype)
+        offset = 0
+        for layer in self.layers:
+            for key, param in layer.params.items():
+                span = slice(offset, offset + param.size)
+                view = self.flat_params[span].reshape(param.shape)
+                view[...] = param
+                layer.params[key] = view
+                layer.grads[key] = self.flat_grads[span].reshape(param.shape)
+                offset += param.size
+
+    def __deepcopy__(self, memo: dict) -> Sequential:
+        twin = copy.copy(self)
+        twin.layers = copy.deepcopy(self.layers, memo)
+        twin._pack()  # the copied layers' arrays are no longer views of anything: re-pack
+        return twin
 
     def forward(self, x: np.ndarray, training: bool = True) -> np.ndarray:
         """``x: (N, *input_shape)`` of the model's dtype -> output ``(N, ...)``.

@@ -36,6 +36,7 @@ class StepState:
     x: np.ndarray
     y: np.ndarray
     grads: dict[str, np.ndarray]
+    flat_grads: np.ndarray | None = field(default=None, repr=False)
     applied: bool = True
     _grad_norm: float | None = field(default=None, repr=False)
 
@@ -43,7 +44,8 @@ class StepState:
     def grad_norm(self) -> float:
         """Global L2 norm of the gradients before clipping (computed once, on first use)."""
         if self._grad_norm is None:
-            self._grad_norm = global_norm(self.grads.values())
+            grads = [self.flat_grads] if self.flat_grads is not None else self.grads.values()
+            self._grad_norm = global_norm(grads)
         return self._grad_norm
 
     @property

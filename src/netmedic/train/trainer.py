@@ -67,7 +67,9 @@ class Trainer:
                               augment=config.augment, rng=self.streams.split)
         self.params = self.model.parameters()
         self.grads = self.model.gradients()
-        self.optimizer = make_optimizer(config.optimizer, self.params, self.grads, config.lr,
+        # one vector for all parameters: the optimizer runs a few large operations per step
+        self.optimizer = make_optimizer(config.optimizer, {"all": self.model.flat_params},
+                                        {"all": self.model.flat_grads}, config.lr,
                                         config.weight_decay)
         n = len(self.arrays.y_train)
         self.steps_per_epoch = -(-n // config.batch_size)
@@ -123,16 +125,12 @@ class Trainer:
         ``progress``: an object with ``start(trainer)``, ``advance(trainer, state)``,
         ``epoch_end(trainer, record)``, ``stop()`` (see :mod:`netmedic.train.progress`), or None.
         """
-        self._call("on_train_start")
+        self.start()
         try:
             if progress:
                 progress.start(self)
             while self.epoch < self.config.epochs and not self.early_stopped:
-                record = self._run_epoch(progress)
-                self.early_stopped = self._early_stop(record)
-                self._call("on_epoch_end", record)
-                if progress:
-                    progress.epoch_end(self, record)
+                self.train_epoch(progress)
         except StopTraining as stop:
             self.stop_reason = stop.reason
         finally:
@@ -141,6 +139,19 @@ class Trainer:
         self._finish()
         self._call("on_train_end")
         return self
+
+    def start(self) -> None:
+        """Tell the hooks training starts (:meth:`fit` does; call it before :meth:`train_epoch`)."""
+        self._call("on_train_start")
+
+    def train_epoch(self, progress: Any = None) -> dict[str, Any]:
+        """One epoch of steps, its validation, early-stopping bookkeeping and epoch hooks."""
+        record = self._run_epoch(progress)
+        self.early_stopped = self._early_stop(record)
+        self._call("on_epoch_end", record)
+        if progress:
+            progress.epoch_end(self, record)
+        return record
 
     def _run_epoch(self, progress: Any) -> dict[str, Any]:
         cfg, arrays = self.config, self.arrays
@@ -180,7 +191,8 @@ class Trainer:
             self.model.backward(self.loss_fn.backward())
             if self.penalty:
                 loss += self.penalty.apply(self.params, self.grads)
-        state = StepState(self.step, self.epoch, loss, lr, x, y, self.grads)
+        flat = self.model.flat_grads
+        state = StepState(self.step, self.epoch, loss, lr, x, y, self.grads, flat)
         apply = all([self._call_one(h, "before_update", state) for h in self.hooks])
         if apply and not self.config.guard and not state.finite:
             self.step += 1
@@ -189,9 +201,9 @@ class Trainer:
         if apply:
             with np.errstate(all="ignore"):
                 if self.config.clip_value:
-                    clip_grad_value(self.grads.values(), self.config.clip_value)
+                    clip_grad_value([flat], self.config.clip_value)
                 if self.clip_norm:
-                    state._grad_norm = clip_grad_norm(self.grads.values(), self.clip_norm)
+                    state._grad_norm = clip_grad_norm([flat], self.clip_norm)
                 self.optimizer.lr = lr
                 self.optimizer.step()
         self._call("after_update", state)
