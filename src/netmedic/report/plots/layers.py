@@ -1,0 +1,100 @@
+"""Per-layer plots over the steps: gradient norms (log scale) and update/weight ratios against
+the CS231n band."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from netmedic.doctor.finding import Finding
+from netmedic.doctor.rules.lr import UPDATE_RATIO_HIGH, UPDATE_RATIO_LOW
+from netmedic.report.plots import style
+from netmedic.report.series import Series
+
+CS231N_RATIO = 1e-3  # CS231n: a healthy ‖Δw‖/‖w‖ is about 1e-3 per step
+BAND = (1e-4, 1e-2)  # ...within a factor of 10 either way: the shaded band
+
+
+def plot_grad_norms(series: Sequence[Series],
+                    numbered: Sequence[tuple[int, Finding]]) -> bytes | None:
+    """PNG of ‖grad‖ per parameter over the steps; biases dashed, thinner."""
+    if not series:
+        return None
+    with style.figure(4.8) as fig:
+        ax = fig.add_subplot()
+        drawn = _lines(ax, series, "‖grad‖")
+        if drawn:
+            ax.set_yscale("log")
+        nonfinite = np.unique(np.concatenate([s.nonfinite_steps for s in series]))
+        style.rug(ax, nonfinite, f"a gradient NaN/Inf ({len(nonfinite)} steps)")
+        style.mark_findings(ax, numbered, legend=False)
+        ax.set_xlabel("optimizer step")
+        ax.set_ylabel("gradient L2 norm ‖∂loss/∂w‖ (log scale)")
+        ax.set_title("Gradient norm per parameter (numbered lines: findings)", loc="left")
+        if not drawn:
+            style.no_data(ax, "no finite positive gradient norm to draw")
+        style.legend_outside(ax, ncols=1 if len(series) <= 14 else 2)
+        return style.png(fig)
+
+
+def plot_update_ratios(series: Sequence[Series],
+                       numbered: Sequence[tuple[int, Finding]]) -> bytes | None:
+    """PNG of ‖Δw‖/‖w‖ per weight at the measured steps, against the healthy band."""
+    if not series:
+        return None
+    with style.figure(4.8) as fig:
+        ax = fig.add_subplot()
+        ax.axhspan(*BAND, color="#009E73", alpha=0.12, zorder=0,
+                   label=f"healthy: {BAND[0]:g} – {BAND[1]:g}")
+        ax.axhline(CS231N_RATIO, color="#009E73", linewidth=1.4, zorder=1,
+                   label=f"CS231n target ≈ {CS231N_RATIO:g}")
+        for level, name in ((UPDATE_RATIO_HIGH, "lr_too_high"), (UPDATE_RATIO_LOW,
+                                                                 "lr_too_low")):
+            ax.axhline(level, color="#555555", linestyle=":", linewidth=1.0, zorder=1,
+                       label=f"doctor's {name} threshold {level:g}")
+        drawn = _lines(ax, series, "‖Δw‖/‖w‖", marker=".")
+        ax.set_yscale("log")
+        nonfinite = np.unique(np.concatenate([s.nonfinite_steps for s in series]))
+        style.rug(ax, nonfinite, f"update or weight NaN/Inf ({len(nonfinite)} steps)")
+        style.mark_findings(ax, numbered, legend=False)
+        ax.set_xlabel("optimizer step (measured every stride-th step)")
+        ax.set_ylabel("update / weight ratio ‖Δw‖/‖w‖ per step (log scale)")
+        ax.set_title("Update/weight ratio per weight (numbered lines: findings)", loc="left")
+        if not drawn:
+            style.no_data(ax, "no finite update/weight ratio to draw")
+        style.legend_outside(ax)
+        return style.png(fig)
+
+
+def _lines(ax, series: Sequence[Series], what: str, marker: str | None = None) -> int:
+    """Draw the positive finite part of each series; weights solid, biases dashed and thin.
+    Returns how many series had something to draw."""
+    drawn = 0
+    weights = [s for s in series if s.weight]
+    for i, s in enumerate(series):
+        line = s.thinned()
+        keep = style.finite_positive(line.values)
+        zeros = int(np.count_nonzero(line.values == 0))
+        label = s.label + (f" ({zeros} steps at 0)" if zeros else "")
+        if not keep.any():
+            ax.plot([], [], color="#999999", label=f"{label}: no finite value > 0")
+            continue
+        drawn += 1
+        slot = weights.index(s) if s.weight else _layer_slot(s, weights)
+        ax.plot(line.steps, np.where(keep, line.values, np.nan), color=style.colour(slot),
+                linestyle=style.linestyle(slot) if s.weight else (0, (2, 2)),
+                linewidth=1.3 if s.weight else 0.8, marker=marker, markersize=3,
+                alpha=0.95 if s.weight else 0.75, label=label)
+    return drawn
+
+
+def _layer_slot(bias: Series, weights: Sequence[Series]) -> int:
+    """The colour slot of the weight of the same layer (``dense1.bias`` → ``dense1.weight``,
+    ``b2`` → ``W2``), so a layer's weight and bias share a colour."""
+    prefix = bias.label.rsplit(".", 1)[0] if "." in bias.label else bias.label.lstrip("bdB")
+    for i, w in enumerate(weights):
+        other = w.label.rsplit(".", 1)[0] if "." in w.label else w.label.lstrip("WwdK")
+        if other == prefix:
+            return i
+    return len(weights)

@@ -1,0 +1,79 @@
+"""The loss curve: per step (from the trace) and per epoch (train mean, validation), with the
+doctor's findings and the guard's actions marked where they happened."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from netmedic.doctor.finding import Finding
+from netmedic.report.plots import style
+from netmedic.report.series import Series, epoch_points
+
+LEGEND_FINDINGS = 12  # findings named in the legend; the rest are numbered on the plot only
+
+
+def plot_loss(step_loss: Series | None, metrics: dict[str, Any],
+              numbered: Sequence[tuple[int, Finding]],
+              guard_actions: Sequence[dict[str, Any]]) -> bytes | None:
+    """PNG of the loss curve, or ``None`` when the run has no loss at all."""
+    epochs = epoch_points(metrics)
+    if step_loss is None and epochs is None:
+        return None
+    on_steps = step_loss is not None or (epochs is not None and epochs["on_steps"])
+    with style.figure(4.8) as fig:
+        ax = fig.add_subplot()
+        values = []
+        if step_loss is not None:
+            line = step_loss.thinned()
+            shown = np.where(np.isfinite(line.values), line.values, np.nan)
+            ax.plot(line.steps, shown, color=style.PALETTE[4], linewidth=0.8, alpha=0.8,
+                    label="training loss, each step (minibatch)")
+            style.rug(ax, step_loss.nonfinite_steps,
+                      f"loss NaN/Inf ({len(step_loss.nonfinite_steps)} steps)")
+            values.append(step_loss.values)
+        if epochs is not None:
+            _epoch_lines(ax, epochs)
+            values += [epochs["train"], epochs["val"]]
+        everything = np.concatenate(values) if values else np.zeros(0)
+        if style.use_log_scale(everything):
+            ax.set_yscale("log")
+        if on_steps:
+            style.mark_findings(ax, numbered[:LEGEND_FINDINGS], legend=True)
+            style.mark_findings(ax, numbered[LEGEND_FINDINGS:], legend=False)
+            if len(numbered) > LEGEND_FINDINGS:
+                ax.plot([], [], " ", label=f"… {len(numbered) - LEGEND_FINDINGS} more findings: "
+                        "see the list above")
+            style.mark_guard(ax, guard_actions)
+            ax.set_xlabel("optimizer step")
+            spe = epochs["steps_per_epoch"] if epochs is not None else None
+            if spe:
+                top = ax.secondary_xaxis("top", functions=(lambda s: s / spe,
+                                                           lambda e: e * spe))
+                top.set_xlabel("epoch")
+        else:
+            ax.set_xlabel("epoch")
+        ax.set_ylabel("loss (mean per example" + (", log scale)" if ax.get_yscale() == "log"
+                                                   else ")"))
+        ax.set_title("Loss" + (" with the doctor's findings and the guard's actions"
+                               if numbered or guard_actions else ""), loc="left")
+        style.legend_outside(ax)
+        return style.png(fig)
+
+
+def _epoch_lines(ax: Any, epochs: dict[str, Any]) -> None:
+    for key, label, colour, marker in (("train", "training loss, epoch mean", style.PALETTE[0],
+                                        "o"),
+                                       ("val", "validation loss, end of epoch",
+                                        style.PALETTE[1], "s")):
+        x, y = epochs[f"{key}_x"], epochs[key]
+        if not len(y):
+            continue
+        finite = np.isfinite(y)
+        ax.plot(x, np.where(finite, y, np.nan), color=colour, marker=marker, markersize=4,
+                linewidth=1.8, label=label)
+        if not finite.all():
+            style.rug(ax, x[~finite], f"{key} loss NaN/Inf ({int((~finite).sum())} epochs)",
+                      colour=colour, y=(0.86, 0.92))
