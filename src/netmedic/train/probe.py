@@ -32,6 +32,8 @@ class DoctorHook:
         self.doctor = doctor
         self.console = console
         self.new_findings: list[Finding] = []
+        #: (kind, where) already told to the user (by preflight): not announced again live
+        self.known: set[tuple[str, str]] = set()
 
     def on_train_start(self, trainer: Trainer) -> None:
         if self.doctor is None:
@@ -54,7 +56,7 @@ class DoctorHook:
         state._grad_norm = math.sqrt(math.fsum(norm * norm for norm in norms))
         if self.console is not None:
             for finding in self.new_findings:
-                if finding.is_alarm:
+                if finding.is_alarm and (finding.kind, finding.where) not in self.known:
                     self.console.print(_alert(finding), soft_wrap=True)
         return True
 

@@ -76,7 +76,11 @@ def run_training(config: TrainConfig | None, *, resume: str | Path | None = None
     preflight: list[Finding] = []
 
     def findings() -> list[Finding]:
-        return preflight + (doctor.findings() if doctor is not None else [])
+        """Preflight's and the doctor's, one per (kind, where), the first occurrence kept."""
+        merged: dict[tuple[str, str], Finding] = {}
+        for finding in preflight + (doctor.findings() if doctor is not None else []):
+            merged.setdefault((finding.kind, finding.where), finding)
+        return list(merged.values())
 
     def metrics(trainer: Trainer) -> dict[str, Any]:
         return build_metrics(trainer, findings(), guard.actions if guard is not None else [])
@@ -89,6 +93,8 @@ def run_training(config: TrainConfig | None, *, resume: str | Path | None = None
         console.print(f"resuming {resume} after epoch {trainer.epoch} (step {trainer.step})")
     elif config.doctor:
         preflight = run_preflight(trainer)
+        if doctor is not None:
+            doctor.known = {(f.kind, f.where) for f in preflight}  # said once is enough
         if preflight:
             present.render(preflight, console, title="preflight (before training)")
     console.print(
