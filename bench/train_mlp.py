@@ -17,9 +17,6 @@ limit of ~1.0 MFLOP per sample (forward, weight gradients, input gradients of la
 from __future__ import annotations
 
 import argparse
-import shutil
-import statistics
-import subprocess
 import sys
 import time
 
@@ -29,6 +26,7 @@ from _common import blas_description, clean_blas_environment, numpy_threads, wri
 removed_vars = clean_blas_environment()
 
 import numpy as np  # noqa: E402
+from _sides import NetmedicSide, TorchSide, ensure_fashion_mnist, interleaved  # noqa: E402
 
 SIZES = (784, 256, 128, 10)
 LR = 0.01
@@ -54,93 +52,13 @@ def _time(fn) -> float:
     return time.perf_counter() - start
 
 
-def ensure_fashion_mnist() -> str:
-    """The full Fashion-MNIST from Debian's package, installing it when possible."""
-    from netmedic.data import load
-
-    try:
-        load("fashion-mnist", download=False, progress=False)
-        return "fashion-mnist"
-    except Exception:  # noqa: BLE001 - not installed: try to install, else fall back
-        pass
-    if shutil.which("apt-get"):
-        print("installing Debian's dataset-fashion-mnist for the benchmark data…", flush=True)
-        subprocess.run("apt-get update -qq && apt-get install -y -qq dataset-fashion-mnist",
-                       shell=True, check=False, stdout=subprocess.DEVNULL)
-        try:
-            load("fashion-mnist", download=False, progress=False)
-            return "fashion-mnist"
-        except Exception:  # noqa: BLE001
-            pass
-    print("Fashion-MNIST not available: benchmarking on mnist-mini", flush=True)
-    return "mnist-mini"
-
-
-class NetmedicSide:
-    """netmedic's real trainer with its default watchers: the doctor's probe and the guard."""
-
-    def __init__(self, data, batch: int, watched: bool = True) -> None:
-        from netmedic.train import TrainConfig, Trainer
-        from netmedic.train.guard_hook import GuardHook
-        from netmedic.train.probe import DoctorHook
-
-        config = TrainConfig(
-            data=data.name, model="mlp:" + "-".join(map(str, SIZES)) + ":relu",
-            optimizer="momentum", lr=LR, schedule="constant", augment=0, epochs=10**6,
-            batch_size=batch, patience=0, guard=watched, doctor=watched,
-        )
-        doctor = DoctorHook() if watched else None
-        hooks = [doctor, GuardHook(doctor)] if watched else []
-        self.trainer = Trainer(config, data, hooks=hooks)
-        self.trainer.start()
-
-    def epoch(self) -> float:
-        return self.trainer.train_epoch()["samples_per_s"]
-
-
-class TorchSide:
-    """PyTorch as an expert writes it: tensors made once, no DataLoader, default torch.optim."""
-
-    def __init__(self, x: np.ndarray, y: np.ndarray, batch: int, threads: int) -> None:
-        import torch
-
-        torch.set_num_threads(threads)
-        torch.manual_seed(0)
-        layers = []
-        for i, (a, b) in enumerate(zip(SIZES[:-1], SIZES[1:], strict=True)):
-            layers.append(torch.nn.Linear(a, b))
-            if i < len(SIZES) - 2:
-                layers.append(torch.nn.ReLU())
-        self.torch, self.batch = torch, batch
-        self.model = torch.nn.Sequential(*layers)
-        self.opt = torch.optim.SGD(self.model.parameters(), lr=LR, momentum=0.9)
-        self.x, self.y = torch.from_numpy(x), torch.from_numpy(y)
-        self.gen = torch.Generator().manual_seed(0)
-
-    def epoch(self) -> float:
-        torch, n = self.torch, len(self.y)
-        order = torch.randperm(n, generator=self.gen)
-        start = time.perf_counter()
-        for i in range(0, n, self.batch):
-            idx = order[i : i + self.batch]
-            self.opt.zero_grad()
-            loss = torch.nn.functional.cross_entropy(self.model(self.x[idx]), self.y[idx])
-            loss.backward()
-            self.opt.step()
-        return n / (time.perf_counter() - start)
-
-
-def interleaved(sides: dict, rounds: int) -> dict[str, float]:
-    """One epoch of each side per round, after one warm-up round; median samples/s per side.
-
-    Alternating keeps a slow patch of a shared machine from landing on one side only."""
-    speeds: dict[str, list[float]] = {name: [] for name in sides}
-    for round_ in range(rounds + 1):
-        for name, side in sides.items():
-            speed = side.epoch()
-            if round_:
-                speeds[name].append(speed)
-    return {name: statistics.median(values) for name, values in speeds.items()}
+def mlp_torch(torch):
+    layers = []
+    for i, (a, b) in enumerate(zip(SIZES[:-1], SIZES[1:], strict=True)):
+        layers.append(torch.nn.Linear(a, b))
+        if i < len(SIZES) - 2:
+            layers.append(torch.nn.ReLU())
+    return torch.nn.Sequential(*layers)
 
 
 def main() -> None:
@@ -171,8 +89,10 @@ def main() -> None:
           f"at {flops_per_sample() / 1e6:.2f} MFLOP/sample")
     rows = []
     for batch in (int(b) for b in args.batches.split(",")):
-        sides = {"netmedic": NetmedicSide(ds, batch), "bare": NetmedicSide(ds, batch, False),
-                 "torch": TorchSide(x, y, batch, threads)}
+        spec = "mlp:" + "-".join(map(str, SIZES)) + ":relu"
+        sides = {"netmedic": NetmedicSide(ds, spec, batch, LR),
+                 "bare": NetmedicSide(ds, spec, batch, LR, watched=False),
+                 "torch": TorchSide(mlp_torch, x, y, batch, LR, threads)}
         speed = interleaved(sides, args.rounds)
         rows.append({"batch": batch, "netmedic_samples_per_s": speed["netmedic"],
                      "netmedic_bare_samples_per_s": speed["bare"],

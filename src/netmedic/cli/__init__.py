@@ -22,6 +22,7 @@ COMMANDS = {
     "data": "data",
     "gradcheck": "gradcheck",
     "doctor": "doctor",
+    "report": "report",
 }
 
 

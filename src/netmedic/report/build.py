@@ -41,6 +41,11 @@ class Report:
     html: str
 
     @property
+    def verdict(self) -> str:
+        """The doctor's one line: ``"no findings"``, ``"1 error: nonfinite at dense3 (step 7)"``."""
+        return present.verdict(f for _, f in self.findings)
+
+    @property
     def images(self) -> list[Plot]:
         return [p for p in self.plots if p.png is not None]
 
@@ -108,8 +113,12 @@ def write_report(run_dir: str | Path, *, out_dir: str | Path | None = None) -> P
     Raises :class:`BadInputError` when ``run_dir`` holds no readable ``metrics.json`` or the
     report cannot be written there.
     """
-    report = build_report(run_dir)
-    target = Path(out_dir if out_dir is not None else run_dir)
+    return save_report(build_report(run_dir), out_dir if out_dir is not None else run_dir)
+
+
+def save_report(report: Report, out_dir: str | Path) -> Path:
+    """Write ``report.html`` and the PNGs of ``report`` into ``out_dir``, each atomically."""
+    target = Path(out_dir)
     page = target / REPORT
     try:
         for plot in report.images:

@@ -217,3 +217,11 @@ def _line_step(line: str) -> int | None:
     except (ValueError, AttributeError):
         return None
     return step if isinstance(step, int) else None
+
+
+def clear_run_files(run_dir: str | Path) -> None:
+    """Remove the report inputs a *fresh* run into ``run_dir`` will write again
+    (``trace.jsonl``, its partial, ``activations.npz``, ``samples.npz``), so that an earlier
+    run's data never shows up in this run's report."""
+    for name in ("trace.jsonl", "trace.partial.jsonl", "activations.npz", "samples.npz"):
+        Path(run_dir, name).unlink(missing_ok=True)

@@ -6,12 +6,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from rich.console import Console
+from rich.markup import escape
 
 from netmedic import atomic
 from netmedic.data import load
 from netmedic.doctor import present
 from netmedic.doctor.finding import Finding
+from netmedic.report.record import clear_run_files, save_samples
+from netmedic.report.rundata import SAMPLES
 from netmedic.train import checkpoint
 from netmedic.train.checkup import run_preflight
 from netmedic.train.config import TrainConfig
@@ -21,6 +25,7 @@ from netmedic.train.progress import TrainingProgress
 from netmedic.train.trainer import Trainer
 
 METRICS = "metrics.json"
+SAMPLE_POOL = 500  # test examples predicted once at the end for the report's image grid
 
 
 @dataclass
@@ -29,6 +34,7 @@ class RunResult:
     metrics: dict[str, Any]
     out_dir: Path
     findings: list[Finding] = field(default_factory=list)
+    report: Path | None = None  # report.html, when it could be written
 
     @property
     def verdict(self) -> str:
@@ -71,7 +77,9 @@ def run_training(config: TrainConfig | None, *, resume: str | Path | None = None
     for note in getattr(dataset, "notes", []):
         console.print(f"[dim]data: {note}[/]")
 
-    doctor = DoctorHook(console=console) if config.doctor else None
+    if saved is None:
+        clear_run_files(out_dir)  # an earlier run's trace must not end up in this run's report
+    doctor = DoctorHook(console=console, out_dir=out_dir) if config.doctor else None
     guard = GuardHook(doctor, console=console) if config.guard else None
     preflight: list[Finding] = []
 
@@ -110,9 +118,38 @@ def run_training(config: TrainConfig | None, *, resume: str | Path | None = None
         console.print(f"interrupted; the last finished epoch is saved: resume with "
                       f"`netmedic train --resume {out_dir}`")
         raise
+    finally:
+        if doctor is not None:
+            doctor.save()
+    _save_samples(trainer, out_dir)
     result = RunResult(trainer, metrics(trainer), out_dir, findings())
     atomic.write_json(out_dir / METRICS, result.metrics)
+    result.report = _write_report(out_dir, console)
     return result
+
+
+def _save_samples(trainer: Trainer, out_dir: Path) -> None:
+    """``samples.npz`` for the report: the model's predictions on the first test images."""
+    if not trainer.dataset.is_image:
+        return
+    n = min(SAMPLE_POOL, len(trainer.arrays.y_test))
+    with np.errstate(all="ignore"):
+        scores = trainer.model.forward(trainer.arrays.x_test[:n], training=False)
+    save_samples(out_dir / SAMPLES, trainer.dataset.x_test[:n], trainer.arrays.y_test[:n],
+                 scores, class_names=trainer.dataset.class_names)
+
+
+def _write_report(out_dir: Path, console: Console) -> Path | None:
+    """``report.html`` and its plots; a failure is said, and loses none of the run's files."""
+    from netmedic.report import write_report  # imports matplotlib: only when a report is made
+
+    try:
+        page = write_report(out_dir)
+    except Exception as err:  # the trained model and metrics are already saved: say it, go on
+        console.print(f"[yellow]report not written:[/] {escape(str(err))}", soft_wrap=True)
+        return None
+    console.print(f"report: {escape(str(page))}", soft_wrap=True)
+    return page
 
 
 def build_metrics(trainer: Trainer, findings: list[Finding],

@@ -1,18 +1,17 @@
-"""Activation histograms: one panel per layer, one outline per chosen step (early: light,
-late: dark), the share of exact zeros and of NaN/Inf in the legend."""
+"""Activation histograms: a row per layer, a column per chosen step, each panel on its own
+value range (a blow-up spans dozens of decades: one shared axis would flatten the early steps
+into a spike), with the share of exact zeros and of NaN/Inf written in the panel."""
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
-from matplotlib import colormaps
+from matplotlib.ticker import MaxNLocator
 
 from netmedic.report.plots import style
 
-COLUMNS = 3
-PANEL_HEIGHT = 3.0
-STEP_LINES = ("-", "--", "-.", ":")  # with the colour ramp: steps apart without colour too
+MAX_ROWS = 10  # layers drawn; a deeper network's others are named in the title
+ROW_HEIGHT = 1.9
+ZERO_NOTE = 0.005  # a share of exact zeros below this is not worth a word
 
 
 def plot_activations(hist: dict[str, np.ndarray]) -> bytes | None:
@@ -20,50 +19,53 @@ def plot_activations(hist: dict[str, np.ndarray]) -> bytes | None:
     steps, layers = hist["steps"].tolist(), [str(n) for n in hist["layers"]]
     if not steps or not layers:
         return None
-    columns = min(COLUMNS, len(layers))
-    rows = math.ceil(len(layers) / columns)
-    # cividis: a sequential ramp readable with colour vision deficiencies (Nuñez et al. 2018)
-    ramp = colormaps["cividis"]
-    colours = [ramp(0.85 - 0.85 * i / max(len(steps) - 1, 1)) for i in range(len(steps))]
-    with style.figure(PANEL_HEIGHT * rows + 0.6) as fig:
-        axes = fig.subplots(rows, columns, squeeze=False).ravel()
-        for j, name in enumerate(layers):
-            ax = axes[j]
+    shown = layers[:MAX_ROWS]
+    with style.figure(ROW_HEIGHT * len(shown) + 0.7) as fig:
+        axes = fig.subplots(len(shown), len(steps), squeeze=False)
+        for j, name in enumerate(shown):
             kind = str(hist["kinds"][j]) if j < len(hist["kinds"]) else ""
-            drawn = 0
+            colour = style.colour(j)
             for i, step in enumerate(steps):
-                size = int(hist["size"][i, j])
-                if size == 0:
-                    continue
-                counts, edges = hist["counts"][i, j], hist["edges"][i, j]
-                label = f"step {step}" + _shares(hist, i, j)
-                share = counts / size  # of all values, zeros and NaN/Inf included
-                if counts.sum():
-                    ax.stairs(share, edges, color=colours[i], linewidth=1.5,
-                              linestyle=STEP_LINES[i % len(STEP_LINES)], label=label)
-                    drawn += 1
-                else:
-                    ax.plot([], [], color=colours[i], label=label + ", nothing else")
-            ax.set_title(f"{name}" + (f" ({kind})" if kind else ""), loc="left", fontsize=11)
-            ax.set_xlabel("activation value")
-            ax.set_ylabel("share of the batch's values")
-            if not drawn:
-                ax.text(0.5, 0.5, "no finite nonzero value", transform=ax.transAxes,
-                        ha="center", va="center", color="#555555")
-            ax.legend(loc="upper right", fontsize=7.5)
-        for ax in axes[len(layers):]:
-            ax.set_visible(False)
-        fig.suptitle("Activation histograms per layer at chosen steps (exact zeros not drawn: "
-                     "their share is in the legend)", fontsize=12, fontweight="bold", x=0.01,
-                     ha="left")
+                ax = axes[j, i]
+                _panel(ax, hist, i, j, colour)
+                if j == 0:
+                    ax.set_title(f"step {step}", fontsize=10.5)
+                if i == 0:
+                    ax.set_ylabel(f"{name}" + (f"\n({kind})" if kind else "") + "\nshare",
+                                  fontsize=9.5)
+                if j == len(shown) - 1:
+                    ax.set_xlabel("activation value", fontsize=9)
+        more = f"; {len(layers) - len(shown)} more layers not shown" if len(layers) > \
+            len(shown) else ""
+        fig.suptitle(f"Activation histograms: a row per layer, a column per chosen step{more}",
+                     fontsize=12, fontweight="bold", x=0.01, ha="left")
         return style.png(fig)
 
 
-def _shares(hist: dict[str, np.ndarray], i: int, j: int) -> str:
-    parts = []
+def _panel(ax, hist: dict[str, np.ndarray], i: int, j: int, colour: str) -> None:
+    size = int(hist["size"][i, j])
+    ax.tick_params(labelsize=7.5)
+    ax.xaxis.set_major_locator(MaxNLocator(3))
+    ax.yaxis.set_major_locator(MaxNLocator(3))
+    ax.xaxis.get_offset_text().set_fontsize(7.5)
+    if size == 0:
+        style.no_data(ax, "not measured")
+        return
+    counts, edges = hist["counts"][i, j], hist["edges"][i, j]
+    if counts.sum():
+        # the share of all the batch's values in each bin (zeros and NaN/Inf included)
+        ax.stairs(counts / size, edges, fill=True, color=colour, alpha=0.75, linewidth=0)
+        ax.stairs(counts / size, edges, color=colour, linewidth=1.0)
+    notes = []
     zeros, bad = float(hist["zero_fraction"][i, j]), float(hist["nonfinite_fraction"][i, j])
-    if zeros >= 0.005:
-        parts.append(f"{zeros:.0%} zeros")
+    if zeros >= ZERO_NOTE:
+        notes.append(f"{zeros:.0%} zeros")
     if bad > 0:
-        parts.append(f"{bad:.0%} NaN/Inf" if bad >= 0.005 else "some NaN/Inf")
-    return f" ({', '.join(parts)})" if parts else ""
+        notes.append(f"{bad:.0%} NaN/Inf" if bad >= ZERO_NOTE else "some NaN/Inf")
+    if not counts.sum():
+        notes.append("no finite nonzero value")
+    if notes:
+        ax.text(0.97, 0.95, "\n".join(notes), transform=ax.transAxes, ha="right", va="top",
+                fontsize=8, color=style.NONFINITE_COLOUR if bad > 0 else "#222222",
+                bbox={"boxstyle": "round,pad=0.2", "facecolor": "white", "alpha": 0.85,
+                      "edgecolor": "none"})

@@ -14,6 +14,12 @@ from netmedic.report.series import Series
 
 CS231N_RATIO = 1e-3  # CS231n: a healthy ‖Δw‖/‖w‖ is about 1e-3 per step
 BAND = (1e-4, 1e-2)  # ...within a factor of 10 either way: the shaded band
+SHORT = 60  # a line this short also gets a marker at each point
+
+
+def _numbered_note(numbered: Sequence[tuple[int, Finding]]) -> str:
+    return " (numbered lines: the findings)" if any(f.step is not None for _, f in numbered) \
+        else ""
 
 
 def plot_grad_norms(series: Sequence[Series],
@@ -27,11 +33,11 @@ def plot_grad_norms(series: Sequence[Series],
         if drawn:
             ax.set_yscale("log")
         nonfinite = np.unique(np.concatenate([s.nonfinite_steps for s in series]))
-        style.rug(ax, nonfinite, f"a gradient NaN/Inf ({len(nonfinite)} steps)")
+        style.mark_nonfinite(ax, nonfinite, "a gradient")
         style.mark_findings(ax, numbered, legend=False)
         ax.set_xlabel("optimizer step")
         ax.set_ylabel("gradient L2 norm ‖∂loss/∂w‖ (log scale)")
-        ax.set_title("Gradient norm per parameter (numbered lines: findings)", loc="left")
+        ax.set_title("Gradient norm per parameter" + _numbered_note(numbered), loc="left")
         if not drawn:
             style.no_data(ax, "no finite positive gradient norm to draw")
         style.legend_outside(ax, ncols=1 if len(series) <= 14 else 2)
@@ -56,11 +62,11 @@ def plot_update_ratios(series: Sequence[Series],
         drawn = _lines(ax, series, "‖Δw‖/‖w‖", marker=".")
         ax.set_yscale("log")
         nonfinite = np.unique(np.concatenate([s.nonfinite_steps for s in series]))
-        style.rug(ax, nonfinite, f"update or weight NaN/Inf ({len(nonfinite)} steps)")
+        style.mark_nonfinite(ax, nonfinite, "an update or weight")
         style.mark_findings(ax, numbered, legend=False)
         ax.set_xlabel("optimizer step (measured every stride-th step)")
         ax.set_ylabel("update / weight ratio ‖Δw‖/‖w‖ per step (log scale)")
-        ax.set_title("Update/weight ratio per weight (numbered lines: findings)", loc="left")
+        ax.set_title("Update/weight ratio per weight" + _numbered_note(numbered), loc="left")
         if not drawn:
             style.no_data(ax, "no finite update/weight ratio to draw")
         style.legend_outside(ax)
@@ -72,7 +78,7 @@ def _lines(ax, series: Sequence[Series], what: str, marker: str | None = None) -
     Returns how many series had something to draw."""
     drawn = 0
     weights = [s for s in series if s.weight]
-    for i, s in enumerate(series):
+    for s in series:
         line = s.thinned()
         keep = style.finite_positive(line.values)
         zeros = int(np.count_nonzero(line.values == 0))
@@ -84,7 +90,8 @@ def _lines(ax, series: Sequence[Series], what: str, marker: str | None = None) -
         slot = weights.index(s) if s.weight else _layer_slot(s, weights)
         ax.plot(line.steps, np.where(keep, line.values, np.nan), color=style.colour(slot),
                 linestyle=style.linestyle(slot) if s.weight else (0, (2, 2)),
-                linewidth=1.3 if s.weight else 0.8, marker=marker, markersize=3,
+                linewidth=1.3 if s.weight else 0.8,
+                marker=marker or ("o" if len(line.steps) <= SHORT else None), markersize=3,
                 alpha=0.95 if s.weight else 0.75, label=label)
     return drawn
 

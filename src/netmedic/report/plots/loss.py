@@ -7,12 +7,14 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+from matplotlib.transforms import blended_transform_factory
 
 from netmedic.doctor.finding import Finding
 from netmedic.report.plots import style
 from netmedic.report.series import Series, epoch_points
 
 LEGEND_FINDINGS = 12  # findings named in the legend; the rest are numbered on the plot only
+SHORT = 60  # a per-step line this short also gets a marker at each point
 
 
 def plot_loss(step_loss: Series | None, metrics: dict[str, Any],
@@ -30,9 +32,9 @@ def plot_loss(step_loss: Series | None, metrics: dict[str, Any],
             line = step_loss.thinned()
             shown = np.where(np.isfinite(line.values), line.values, np.nan)
             ax.plot(line.steps, shown, color=style.PALETTE[4], linewidth=0.8, alpha=0.8,
+                    marker="o" if len(line.steps) <= SHORT else None, markersize=3,
                     label="training loss, each step (minibatch)")
-            style.rug(ax, step_loss.nonfinite_steps,
-                      f"loss NaN/Inf ({len(step_loss.nonfinite_steps)} steps)")
+            style.mark_nonfinite(ax, step_loss.nonfinite_steps, "loss")
             values.append(step_loss.values)
         if epochs is not None:
             _epoch_lines(ax, epochs)
@@ -75,5 +77,8 @@ def _epoch_lines(ax: Any, epochs: dict[str, Any]) -> None:
         ax.plot(x, np.where(finite, y, np.nan), color=colour, marker=marker, markersize=4,
                 linewidth=1.8, label=label)
         if not finite.all():
-            style.rug(ax, x[~finite], f"{key} loss NaN/Inf ({int((~finite).sum())} epochs)",
-                      colour=colour, y=(0.86, 0.92))
+            bad = x[~finite]
+            transform = blended_transform_factory(ax.transData, ax.transAxes)
+            ax.scatter(bad, np.full(len(bad), 0.92), transform=transform, marker=marker,
+                       facecolors="none", edgecolors=colour, s=36, zorder=6, clip_on=False,
+                       label=f"{label.split(',')[0]} NaN/Inf ({style.plural(len(bad), 'epoch')})")

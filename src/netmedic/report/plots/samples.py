@@ -23,7 +23,7 @@ def plot_samples(samples: dict[str, np.ndarray]) -> bytes | None:
     columns = min(COLUMNS, n)
     rows = math.ceil(n / columns)
     wrong = preds != labels
-    with style.figure(CELL * rows + 0.7, width=CELL * columns + 0.4) as fig:
+    with style.figure(CELL * rows + 0.9, width=CELL * columns + 0.4) as fig:
         axes = fig.subplots(rows, columns, squeeze=False).ravel()
         for k, ax in enumerate(axes):
             ax.set_xticks([])
@@ -48,17 +48,17 @@ def plot_samples(samples: dict[str, np.ndarray]) -> bytes | None:
         pool = int(samples["pool"]) if "pool" in samples else n
         first = (int(np.count_nonzero(samples["index"] == np.arange(n))) if "index" in samples
                  else n)
-        fig.suptitle(_title(n, first, int(wrong.sum()), pool), fontsize=11, fontweight="bold",
-                     x=0.01, ha="left")
+        fig.suptitle(_title(n, first, int(wrong.sum()), pool), fontsize=11, x=0.01, ha="left",
+                     fontweight="bold", linespacing=1.4)
         return style.png(fig)
 
 
 def _title(n: int, first: int, wrong: int, pool: int) -> str:
     extra = n - first
-    head = f"Test images with the model's prediction: the first {first}"
-    if extra:
-        head += f" and {extra} misclassified from the first {pool}"
-    return head + f" — {wrong} wrong (✗, framed)"
+    which = f"the first {first}" + (f" and {extra} misclassified ones from the first {pool}"
+                                    if extra else "")
+    return (f"Test images with the model's prediction above each\n{which}; "
+            f"{wrong} wrong: framed, marked ✗ with the true class")
 
 
 def _name(label: object, names: list[str] | None) -> str:

@@ -78,14 +78,27 @@ def use_log_scale(values: np.ndarray, decades: float = 1.5) -> bool:
     return bool(np.log10(finite.max() / finite.min()) > decades)
 
 
-def rug(ax: Any, steps: np.ndarray, label: str, colour: str = NONFINITE_COLOUR,
-        y: tuple[float, float] = (0.94, 1.0)) -> None:
-    """Short vertical ticks at ``steps`` in a band at the top of the axes (y in axes units)."""
+def plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def mark_nonfinite(ax: Any, steps: np.ndarray, what: str, colour: str = NONFINITE_COLOUR,
+                   y: float = 0.97) -> None:
+    """Where ``what`` was NaN/Inf: a hatched band over each run of consecutive steps, and a ×
+    above each step along the top (so that one step among thousands still shows)."""
+    steps = np.unique(np.asarray(steps, dtype=float))
     if not len(steps):
         return
+    breaks = np.flatnonzero(np.diff(steps) > 1)
+    starts = np.concatenate([[steps[0]], steps[breaks + 1]])
+    ends = np.concatenate([steps[breaks], [steps[-1]]])
+    label = f"{what} NaN/Inf ({plural(len(steps), 'step')})"
+    for i, (start, end) in enumerate(zip(starts, ends, strict=True)):
+        ax.axvspan(start - 0.5, end + 0.5, facecolor=colour, alpha=0.12, hatch="///",
+                   edgecolor=colour, linewidth=0, zorder=0, label=label if i == 0 else None)
     transform = blended_transform_factory(ax.transData, ax.transAxes)
-    ax.vlines(steps, *y, transform=transform, colors=colour, linewidth=1.6, label=label,
-              zorder=5)
+    ax.scatter(steps, np.full(len(steps), y), transform=transform, marker="x", s=28,
+               color=colour, linewidths=1.5, zorder=6, clip_on=False)
 
 
 def mark_findings(ax: Any, numbered: Sequence[tuple[int, Finding]], legend: bool) -> None:
