@@ -19,6 +19,7 @@ from netmedic.errors import NetmedicError
 #: command name -> module under netmedic.cli
 COMMANDS = {
     "train": "train",
+    "lr-find": "lr_find",
     "data": "data",
     "gradcheck": "gradcheck",
     "doctor": "doctor",

@@ -54,8 +54,8 @@ CAPTIONS = {
     "loss": "Light line: the loss of each minibatch; dark lines: the epoch means and the "
             "validation loss. Numbered vertical lines: the doctor's findings, numbered as in the "
             "list above (solid: error, dashed: warning, dotted: info). Markers along the bottom: "
-            "what the guard did. Red ticks along the top: steps where the loss was NaN or "
-            "infinite.",
+            "what the guard did. Hatched bands and × along the top: steps where the loss was NaN "
+            "or infinite.",
     "grad_norms": "‖∂loss/∂w‖ of every parameter at every step (log scale; biases dashed). "
                   "Healthy: lines roughly level or slowly falling, within a few decades of each "
                   "other. Exploding: lines climbing by decades. Vanishing: the first layers "
@@ -65,7 +65,10 @@ CAPTIONS = {
                     "above the band the learning rate is too high, well below it too low.",
     "activations": "How each layer's outputs are spread at a few chosen steps: the start, the "
                    "end of the first epoch, the middle, the end, and steps where the doctor "
-                   "raised an alarm. A ReLU layer with nearly all values at 0 is dying; a "
+                   "raised an alarm. Each panel has its own value range (read the axis: a "
+                   "blow-up shows as a range growing by decades); exact zeros are counted in "
+                   "the share written in the panel, not drawn. A ReLU layer with nearly all "
+                   "values at 0 is dying; a "
                    "sigmoid or tanh layer piled at its ends is saturated; a spike at 0 that "
                    "narrows from step to step is a signal that vanishes.",
     "samples": "Test images as the trained model sees them, with its prediction above each; "

@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import math
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from html import escape
 from typing import Any
 
@@ -65,7 +65,7 @@ def render(run: RunData, numbered: Sequence[tuple[int, Finding]], plots: Sequenc
         _plots(plots),
         _epochs(m),
         f"<footer>Made by netmedic {escape(__version__)} on "
-        f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC from <code>"
+        f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC from <code>"
         f"{escape(str(run.run_dir))}</code>. The numbers are in <code>metrics.json</code>; "
         "each plot is also a PNG file beside this page.</footer>",
     ]
@@ -99,10 +99,10 @@ def _verdict(run: RunData, numbered: Sequence[tuple[int, Finding]]) -> str:
         lines.append(f"<p>Early stopping after epoch {escape(str(m.get('epochs')))}: the "
                      "validation loss stopped improving; the best epoch's parameters are "
                      "reported.</p>")
-    acc = m.get("test_accuracy")
-    lines.append(f"<p>Test accuracy <b>{escape(_percent(acc))}</b>"
-                 f"{'' if not run.guard_actions else f'; the guard acted {len(run.guard_actions)} times'}"
-                 ".</p>")
+    acted = len(run.guard_actions)
+    guard = f"; the guard acted {acted} time{'' if acted == 1 else 's'}" if acted else ""
+    lines.append(f"<p>Test accuracy <b>{escape(_percent(m.get('test_accuracy')))}</b>"
+                 f"{guard}.</p>")
     return f'<section id="verdict" class="verdict v-{level}">' + "".join(lines) + "</section>"
 
 

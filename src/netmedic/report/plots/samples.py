@@ -57,8 +57,9 @@ def _title(n: int, first: int, wrong: int, pool: int) -> str:
     extra = n - first
     which = f"the first {first}" + (f" and {extra} misclassified ones from the first {pool}"
                                     if extra else "")
-    return (f"Test images with the model's prediction above each\n{which}; "
-            f"{wrong} wrong: framed, marked ✗ with the true class")
+    verdict = (f"{wrong} wrong: framed, marked ✗ with the true class" if wrong
+               else "all predicted right")
+    return f"Test images with the model's prediction above each\n{which}; {verdict}"
 
 
 def _name(label: object, names: list[str] | None) -> str:
