@@ -78,3 +78,22 @@ def test_strict_turns_warnings_into_exit_1(tiny_npz, tmp_path):
     result = run(tiny_npz, tmp_path, normalize="none", strict=True, epochs=1)
     assert any(f.is_alarm for f in result.findings)
     assert result.exit_code == 1
+
+
+def test_pixels_near_1e20_overflow_float32_and_the_first_tensor_is_named(tiny_npz, tmp_path):
+    """The foundation of issue 4's second scenario: an .npz of huge pixels, --normalize none."""
+    with np.load(tiny_npz) as npz:
+        arrays = {k: npz[k] for k in npz.files}
+    for key in ("x_train", "x_test"):
+        arrays[key] = arrays[key].astype(np.float32) * np.float32(1e20 / 255)
+    huge = tmp_path / "huge.npz"
+    np.savez(huge, **arrays)
+    result = run(huge, tmp_path, normalize="none", optimizer="sgd", guard=False, epochs=2)
+    assert result.exit_code == 1
+    first = next(f for f in result.findings if f.kind == "nonfinite")
+    assert first.severity == "error" and first.step is not None
+    assert first.where.startswith("dense"), first  # a layer, not the loss that inherited it
+    assert "Inherited from it" in first.evidence or "inherit" in first.explanation.lower()
+    state, arrays = ckpt.read(tmp_path / "run")
+    assert state["epoch"] == 0, "the initial state is the last healthy checkpoint"
+    assert all(np.isfinite(v).all() for k, v in arrays.items() if k.startswith("params/"))

@@ -15,7 +15,6 @@ from typing import Any
 import numpy as np
 
 from netmedic.nn import Sequential, make_optimizer
-from netmedic.nn.activations import _Activation
 
 Params = Mapping[str, np.ndarray]
 
@@ -42,7 +41,7 @@ def model_callables(model: Sequential, loss_fn: Any, x: np.ndarray, y: np.ndarra
         twin.astype(dtype)
     x = x.astype(twin.dtype)
     loss_fn = copy.deepcopy(loss_fn)
-    activation_layers = [layer for layer in twin.layers if isinstance(layer, _Activation)]
+    activation_layers = [layer for layer in twin.layers if hasattr(layer, "saturation")]
 
     def at(params: Params) -> np.ndarray:
         twin.load_parameters(params)

@@ -105,6 +105,8 @@ def run_training(config: TrainConfig | None, *, resume: str | Path | None = None
             doctor.known = {(f.kind, f.where) for f in preflight}  # said once is enough
         if preflight:
             present.render(preflight, console, title="preflight (before training)")
+    if saved is None:
+        checkpoint.save(trainer, out_dir)  # the initial state: a healthy checkpoint from step 0
     console.print(
         f"training {config.model} on {dataset.name} ({len(trainer.arrays.y_train)} train, "
         f"{len(trainer.arrays.y_val)} validation, {len(trainer.arrays.y_test)} test) "

@@ -163,22 +163,24 @@ class Trainer:
         losses, correct, seen = [], 0, 0
         batches: dict[int, np.ndarray] = {}
         started = time.perf_counter()
-        for start in range(0, len(order), cfg.batch_size):
-            idx = order[start : start + cfg.batch_size]
-            buf = batches.get(len(idx))
-            if buf is None:
-                buf = batches[len(idx)] = np.empty((len(idx), *x_epoch.shape[1:]), self.dtype)
-            x = np.take(x_epoch, idx, axis=0, out=buf)
-            y = arrays.y_train[idx]
-            state, hits = self._step(x, y)
-            losses.append(state.loss)
-            correct += hits
-            seen += len(idx)
-            if progress:
-                progress.advance(self, state)
-        seconds = time.perf_counter() - started
-        self.train_seconds += seconds
-        self.train_samples += seen
+        try:
+            for start in range(0, len(order), cfg.batch_size):
+                idx = order[start : start + cfg.batch_size]
+                buf = batches.get(len(idx))
+                if buf is None:
+                    buf = batches[len(idx)] = np.empty((len(idx), *x_epoch.shape[1:]), self.dtype)
+                x = np.take(x_epoch, idx, axis=0, out=buf)
+                y = arrays.y_train[idx]
+                state, hits = self._step(x, y)
+                losses.append(state.loss)
+                correct += hits
+                seen += len(idx)
+                if progress:
+                    progress.advance(self, state)
+        finally:  # a stopped epoch's steps count in samples/s too
+            seconds = time.perf_counter() - started
+            self.train_seconds += seconds
+            self.train_samples += seen
         self.epoch += 1
         return self._evaluate_epoch(losses, correct / seen, seen / seconds)
 

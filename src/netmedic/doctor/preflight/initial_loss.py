@@ -44,7 +44,7 @@ def check_initial_loss(initial: float, expected: float, num_classes: int | None,
                  "the initial weights are too large for the layer widths")
         return [Finding(
             kind="initial_loss_off", severity="warning", step=None, where="loss",
-            evidence=f"loss at init = {initial:.3g}, ×{initial / expected:.1f} the expected "
+            evidence=f"loss at init = {initial:.3g}, ×{initial / expected:.3g} the expected "
                      f"{expected:.3g}",
             explanation=f"{reference}; yours starts at {initial:.3g}: the initial logits are "
                         f"far too large: init scale or unscaled inputs. Here: {cause}. The first "
