@@ -21,6 +21,7 @@ def _write_atomically(path: Path, write: Callable[[IO[bytes]], None]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, 0o644)  # mkstemp makes 0600: reports and metrics are meant to be read
         with os.fdopen(fd, "wb") as fh:
             write(fh)
             fh.flush()

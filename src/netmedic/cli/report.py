@@ -36,6 +36,7 @@ def run(args: argparse.Namespace) -> int:
         if plot.png is None:
             console.print(f"[dim]not drawn: {plot.title} — {escape(plot.missing)}[/]",
                           soft_wrap=True)
+    drawn = len(report.images)
     console.print(f"wrote {escape(str(page))} ({page.stat().st_size / 1024:,.0f} KB, "
-                  f"{len(report.images)} plots, {seconds:.1f} s)", soft_wrap=True)
+                  f"{drawn} plot{'' if drawn == 1 else 's'}, {seconds:.1f} s)", soft_wrap=True)
     return 0

@@ -112,6 +112,8 @@ def summarize(console: Console, result, seconds: float) -> None:
     val = "n/a" if m["val_accuracy"] is None else f"{m['val_accuracy']:.2%}"
     console.print(f"[bold]test accuracy {test}[/]  (validation {val})  "
                   f"{m['samples_per_s']:,.0f} samples/s  {seconds:.1f} s")
-    console.print(f"wrote {result.out_dir}/metrics.json and {result.out_dir}/checkpoint.npz")
+    written = ["metrics.json", "checkpoint.npz"] + (["report.html"] if result.report else [])
+    console.print(f"wrote {', '.join(str(result.out_dir / name) for name in written)}",
+                  soft_wrap=True)
     if not result.findings:
         console.print(f"doctor: {result.verdict}")

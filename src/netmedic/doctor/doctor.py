@@ -48,7 +48,8 @@ class Doctor:
         over the whole run); memory stays bounded whatever the run length.
     stride : the full statistics are computed on the first ``stride`` steps, then every
         ``stride``-th step (and on any step whose loss or gradients are not finite); the loss
-        and the gradient norms on every step. 1 = everything every step.
+        and the gradient norms (or the caller's ``grad_norm``) on every step. 1 = everything
+        every step.
     num_classes : for ``initial_loss_off`` and ``label_error``; inferred from the labels or the
         width of the last pre-activation (logits) when not given.
     trace : write a trace while watching: a path ending in ``.jsonl`` (per-tensor statistics,
@@ -89,7 +90,8 @@ class Doctor:
                 inputs: np.ndarray | Mapping[str, np.ndarray] | None = None,
                 activation_kinds: Mapping[str, str] | None = None,
                 updates: Mapping[str, np.ndarray] | None = None,
-                labels: np.ndarray | Mapping[str, np.ndarray] | None = None) -> list[Finding]:
+                labels: np.ndarray | Mapping[str, np.ndarray] | None = None,
+                grad_norm: float | None = None) -> list[Finding]:
         """Look at one training step; return the findings that are new at this step.
 
         Parameters
@@ -109,19 +111,37 @@ class Doctor:
         updates : name -> the step that produced *these* params, w_t − w_{t−1} (the optimizer's
             last step); computed by the doctor (every ``stride`` steps) when not given.
         labels : the batch's targets, class indices ``(N,)`` or one-hot ``(N, C)``.
+        grad_norm : optional, the global norm √Σ‖g‖² of ``grads`` when the caller computes it
+            anyway (for clipping, or to skip non-finite steps; the engine does). On steps
+            without the full statistics the doctor then keeps this one number instead of
+            measuring every gradient: no pass over the arrays (per-tensor gradient norms come
+            every ``stride`` steps). A non-finite value makes the step a full one, as a NaN
+            anywhere in ``grads`` does. Findings are the same as without it.
 
         Never raises on NaN/Inf, never prints NumPy warnings, keeps no reference to the arrays.
         """
-        with np.errstate(all="ignore"):
-            record, full = self._monitor.measure(
-                self._n, step, loss, lr, params, grads, activations, preactivations, inputs,
-                activation_kinds, updates, labels)
+        record, full = self._monitor.measure(
+            self._n, step, loss, lr, params, grads, activations, preactivations, inputs,
+            activation_kinds, updates, labels, grad_norm)
         if self._trace is not None:
             self._trace.write(record, dict(loss=loss, lr=lr, params=params, grads=grads,
                                            activations=activations, preactivations=preactivations,
                                            inputs=inputs, activation_kinds=activation_kinds,
-                                           updates=updates, labels=labels))
+                                           updates=updates, labels=labels,
+                                           grad_norm=grad_norm))
         return self._accept(record, full)
+
+    def wants_full(self, loss: Any = None, grad_norm: float | None = None) -> bool:
+        """Whether the next :meth:`observe` given this ``loss`` and ``grad_norm`` computes the
+        full statistics: on the stride, or on a non-finite step (always ``True`` without
+        ``grad_norm``: the doctor measures the gradients to decide). ``False`` means only the
+        loss and ``grad_norm`` will be kept, so a probe may skip gathering activations and
+        updates for that call."""
+        if self._monitor.is_full(self._n) or grad_norm is None:
+            return True
+        with np.errstate(all="ignore"):
+            value = np.mean(loss) if loss is not None and np.ndim(loss) else loss
+        return not (math.isfinite(grad_norm) and (value is None or math.isfinite(value)))
 
     def observe_record(self, record: Record, rich: bool = False) -> list[Finding]:
         """Feed one step's *statistics* (a trace line) instead of arrays: the replay path.
@@ -131,7 +151,8 @@ class Doctor:
         """
         record.n = self._n
         finite = (record.loss is None or math.isfinite(record.loss)) and all(
-            math.isfinite(e.get("norm", 0.0)) for _, e in record.role("grad"))
+            math.isfinite(e.get("norm", 0.0)) for _, e in record.role("grad")) and (
+            record.grad_norm is None or math.isfinite(record.grad_norm))
         full = self._monitor.is_full(self._n) or rich or not finite
         return self._accept(record, full)
 

@@ -27,14 +27,17 @@ class Record:
 
     ``n`` is the 0-based index of the observation (the order of ``observe`` calls); ``step`` is
     the caller's step number. ``loss`` is NaN when not finite and ``None`` when not given.
+    ``grad_norm``: the global gradient norm the caller gave on a step without per-tensor
+    statistics (``observe(grad_norm=…)``), else ``None`` (see :meth:`global_grad_norm`).
     """
 
-    __slots__ = ("n", "step", "loss", "lr", "batch", "tensors", "cache")
+    __slots__ = ("n", "step", "loss", "lr", "batch", "tensors", "cache", "grad_norm")
 
     def __init__(self, n: int, step: int, loss: float | None, lr: float | None,
-                 batch: int | None, tensors: dict[str, dict[str, Any]]) -> None:
+                 batch: int | None, tensors: dict[str, dict[str, Any]],
+                 grad_norm: float | None = None) -> None:
         self.n, self.step, self.loss, self.lr = n, step, loss, lr
-        self.batch, self.tensors = batch, tensors
+        self.batch, self.tensors, self.grad_norm = batch, tensors, grad_norm
         self.cache: dict[str, Any] = {}  # values the rules derive from this record, computed once
 
     def role(self, role: str) -> list[tuple[str, dict[str, Any]]]:
@@ -55,12 +58,22 @@ class Record:
     def loss_finite(self) -> bool:
         return self.loss is not None and math.isfinite(self.loss)
 
+    def global_grad_norm(self) -> float | None:
+        """√Σ‖g‖² over every gradient: the caller's ``grad_norm`` when given, else from the
+        per-tensor norms; ``None`` when the record has neither."""
+        if self.grad_norm is not None:
+            return self.grad_norm
+        norms = [entry["norm"] for _, entry in self.role("grad")]
+        return math.sqrt(sum(x * x for x in norms)) if norms else None
+
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"step": self.step, "loss": self.loss}
         if self.lr is not None:
             out["lr"] = self.lr
         if self.batch is not None:
             out["batch"] = self.batch
+        if self.grad_norm is not None:
+            out["grad_norm"] = self.grad_norm
         out["tensors"] = self.tensors
         return out
 
@@ -95,8 +108,10 @@ class History:
         self.recent.append(record)
         if full:
             self.full.append(record)
-        loss = math.nan if record.loss is None else record.loss
-        self._ring[:, self.count % self.capacity] = (record.n, record.step, loss)
+        ring, at = self._ring, self.count % self.capacity
+        ring[0, at] = record.n  # three scalar stores: ~0.3 µs, a tuple assignment ~1.5 µs
+        ring[1, at] = record.step
+        ring[2, at] = math.nan if record.loss is None else record.loss
         if len(self.first) < FIRST_KEEP:
             self.first.append(record)
         if record.n % self._thin_every == 0:

@@ -1,14 +1,17 @@
 """The monitor: turns one step's arrays into a :class:`~netmedic.doctor.history.Record`.
 
-Cost model (a 784-256-128-10 MLP step takes under 1 ms, so this must be tens of microseconds):
+Cost model (a 784-256-128-10 MLP step takes about 1 ms; the doctor's budget is ~2% of it):
 
-- every step: the loss and one BLAS dot per gradient (its norm; NaN/Inf anywhere makes it
-  non-finite, and only then are NaN and Inf counted);
+- every step: the loss, and the global gradient norm. A caller that has it already (the engine
+  does, for clipping and the guard) passes ``grad_norm=``: O(1) work here, no pass over the
+  gradients. Otherwise one BLAS dot per gradient (NaN/Inf anywhere makes it non-finite, and
+  only then are NaN and Inf counted);
 - on *full* steps — the first ``stride`` observations, then every ``stride``-th, and any step
   whose loss or gradients are not finite — every statistic of every tensor given;
-- the step Δw = w_t − w_{t−1} needs the previous parameters: they (and the previous gradients)
-  are copied into preallocated buffers only on the observation *before* a full one, unless the
-  caller passes ``updates`` (the engine hands over its optimizer's last step for free).
+- the step Δw = w_t − w_{t−1}: the caller's ``updates`` when given (the engine hands over its
+  optimizer's last step: views, no copy). Otherwise the parameters are copied into preallocated
+  buffers on the observation *before* a full one — only while the caller is not passing
+  ``updates`` on its full steps. The previous gradients (for ⟨g_{t−1}, Δw⟩) are copied there too.
 
 Nothing the caller passed is referenced after :meth:`Monitor.measure` returns.
 """
@@ -39,14 +42,16 @@ class Monitor:
         self._kinds: dict[str, str] = {}  # activation kinds inferred so far
         self._names: dict[tuple[str, ...], list[tuple[str, str]]] = {}  # grad keys -> param names
         self._params_seen: set[str] = set()
-        self._prev_n = -2  # observation index of the buffered copies below
+        self._prev_n = -2  # observation index of the buffered gradients below
+        self._prev_params_n = -2  # ...and of the buffered parameters
         self._prev_params: dict[str, np.ndarray] = {}
         self._prev_grads: dict[str, np.ndarray] = {}
         self._scratch: dict[str, np.ndarray] = {}
+        self._updates_given = False  # the caller passed `updates` on its last full step
 
     def forget_previous(self) -> None:
         """Drop the buffered previous step (no Δw across a rollback or reload)."""
-        self._prev_n = -2
+        self._prev_n = self._prev_params_n = -2
 
     def is_full(self, n: int) -> bool:
         return n < self.stride or n % self.stride == 0
@@ -55,11 +60,31 @@ class Monitor:
                 grads: Arrays | None = None, activations: Arrays | None = None,
                 preactivations: Arrays | None = None, inputs: Any = None,
                 activation_kinds: Mapping[str, str] | None = None, updates: Arrays | None = None,
-                labels: Any = None) -> tuple[Record, bool]:
-        """One observation -> ``(record, full)``; call under ``np.errstate(all="ignore")``."""
+                labels: Any = None, grad_norm: Any = None) -> tuple[Record, bool]:
+        """One observation -> ``(record, full)``; silent on NaN/Inf (``np.errstate`` inside).
+
+        With ``grad_norm`` finite, a finite loss and no full statistics due, the record holds
+        only the loss and that norm (``Record.grad_norm``; no per-tensor entries)."""
+        loss_value = _scalar(loss, "loss")
+        if grad_norm is not None and not self.is_full(n) and (
+                loss_value is None or math.isfinite(loss_value)):
+            norm = _scalar(grad_norm, "grad_norm")
+            if math.isfinite(norm):  # the light path: O(1) but on the step before a full one
+                if self.is_full(n + 1):
+                    params = _as_dict(params, "params")
+                    self._buffer(n, params, dict(self._grad_names(_as_dict(grads, "grads"),
+                                                                  params)))
+                return Record(n, int(step), loss_value, _scalar(lr, "lr"), None, {},
+                              grad_norm=norm), False
+        with np.errstate(all="ignore"):
+            return self._measure(n, step, loss_value, lr, params, grads, activations,
+                                 preactivations, inputs, activation_kinds, updates, labels)
+
+    def _measure(self, n, step, loss_value, lr, params, grads, activations, preactivations,
+                 inputs, activation_kinds, updates, labels) -> tuple[Record, bool]:
         params = _as_dict(params, "params")
         grad_pairs = self._grad_names(_as_dict(grads, "grads"), params)
-        loss_value, lr_value = _scalar(loss, "loss"), _scalar(lr, "lr")
+        lr_value = _scalar(lr, "lr")
         grad_entries = {name: stats.norm_entry(g) for name, g in grad_pairs}
         finite = (loss_value is None or math.isfinite(loss_value)) and all(
             math.isfinite(e["norm"]) for e in grad_entries.values())
@@ -70,8 +95,9 @@ class Monitor:
         else:
             tensors, batch = self._full(n, params, dict(grad_pairs), grad_entries, activations,
                                         preactivations, inputs, activation_kinds, updates, labels)
+            self._updates_given = bool(updates)
         if self.is_full(n + 1):
-            self._buffer(n, params, dict(grad_pairs), copy_params=updates is None)
+            self._buffer(n, params, dict(grad_pairs))
         return Record(n, int(step), loss_value, lr_value, batch, tensors), full
 
     # ------------------------------------------------------------------------------ full steps
@@ -119,6 +145,7 @@ class Monitor:
     def _updates(self, n: int, params: Arrays, grads: Arrays, updates: Arrays | None) -> dict:
         """``update/NAME`` entries for the step that led to this step's parameters."""
         have_prev = self._prev_n == n - 1
+        have_params = self._prev_params_n == n - 1
         given = dict(self._grad_names(_as_dict(updates, "updates"), params)) if updates else None
         out: dict[str, Any] = {}
         for name in (params if params else grads):
@@ -127,7 +154,7 @@ class Monitor:
                 if name not in given:
                     continue
                 delta = np.asarray(given[name])
-            elif have_prev and name in params and name in self._prev_params:
+            elif have_params and name in params and name in self._prev_params:
                 w = np.asarray(params[name])
                 before = self._prev_params[name]
                 if before.shape != w.shape:
@@ -143,12 +170,14 @@ class Monitor:
                 delta, None if grad is None else np.asarray(grad), prev_grad)
         return out
 
-    def _buffer(self, n: int, params: Arrays, grads: Arrays, copy_params: bool) -> None:
-        """Copy this step's gradients (and parameters) for the next, full, step's Δw."""
+    def _buffer(self, n: int, params: Arrays, grads: Arrays) -> None:
+        """Copy this step's gradients for the next, full, step's ⟨g_{t−1}, Δw⟩, and its
+        parameters for that step's Δw unless the caller has been passing ``updates``."""
         _copy_into(self._prev_grads, grads)
-        if copy_params:
-            _copy_into(self._prev_params, params)
         self._prev_n = n
+        if not self._updates_given:
+            _copy_into(self._prev_params, params)
+            self._prev_params_n = n
 
     def _grad_names(self, grads: Arrays, params: Arrays) -> list[tuple[str, Any]]:
         """Gradients keyed by their parameter's name (``dW1`` -> ``W1``), in parameter order."""

@@ -119,6 +119,8 @@ def _flatten(step: int, arrays: Mapping[str, Any]) -> dict[str, np.ndarray]:
         out["loss"] = np.asarray(arrays["loss"], dtype=np.float64)
     if arrays.get("lr") is not None:
         out["lr"] = np.asarray(arrays["lr"], dtype=np.float64)
+    if arrays.get("grad_norm") is not None:
+        out["grad_norm"] = np.asarray(arrays["grad_norm"], dtype=np.float64)
     for role, arg in (("param", "params"), ("grad", "grads"), ("update", "updates"),
                       ("preact", "preactivations"), ("act", "activations"),
                       ("input", "inputs"), ("label", "labels")):

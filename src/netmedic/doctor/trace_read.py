@@ -109,6 +109,7 @@ def _record(obj: Any, path: Path, line_no: int) -> tuple[Record, bool]:
         raise BadInputError(f'{at}: expected a "loss" (a number, "nan", or null if unknown)')
     loss = _number(obj["loss"], f'{at}: "loss"', allow_none=True)
     lr = _number(obj.get("lr"), f'{at}: "lr"', allow_none=True)
+    grad_norm = _number(obj.get("grad_norm"), f'{at}: "grad_norm"', allow_none=True)
     batch = obj.get("batch")
     tensors_in = obj.get("tensors", {})
     if not isinstance(tensors_in, dict):
@@ -146,7 +147,8 @@ def _record(obj: Any, path: Path, line_no: int) -> tuple[Record, bool]:
                 clean[field] = _number(value, f'{at}: "{key}"."{field}"')
         rich = rich or any(f != "norm" for f in clean)
         tensors[f"{role}/{name}"] = clean
-    return Record(0, int(step), loss, lr, None if batch is None else int(batch), tensors), rich
+    return Record(0, int(step), loss, lr, None if batch is None else int(batch), tensors,
+                  grad_norm=grad_norm), rich
 
 
 def _read_folder(path: Path) -> tuple[dict[str, Any], Iterator[dict[str, Any]]]:
@@ -177,6 +179,8 @@ def _read_npz(path: Path) -> dict[str, Any]:
     kwargs: dict[str, Any] = {"step": int(arrays.pop("step")), "loss": arrays.pop("loss")}
     if "lr" in arrays:
         kwargs["lr"] = float(arrays.pop("lr"))
+    if "grad_norm" in arrays:
+        kwargs["grad_norm"] = float(arrays.pop("grad_norm"))
     groups = {"param": "params", "grad": "grads", "update": "updates", "act": "activations",
               "preact": "preactivations", "input": "inputs", "label": "labels",
               "kind": "activation_kinds"}

@@ -4,6 +4,10 @@ The update rules are PyTorch's (``torch.optim``, default options), so a run here
 from the same weights and batches agree to rounding; tests check 20 steps of each in float64.
 ``weight_decay`` is the coupled L2 form (added to the gradient) except in :class:`AdamW`, where it
 is decoupled (``p *= 1 - lr * wd``, Loshchilov & Hutter 2019).
+
+Each step is computed into a scratch buffer per parameter, *signed as applied* (``p += step``, the
+same floating-point result as ``p -= lr * …``), so :meth:`Optimizer.last_update` hands a watcher
+w_t − w_{t−1} without copying the weights.
 """
 
 from __future__ import annotations
@@ -35,10 +39,12 @@ class Optimizer:
         self._scratch = {k: np.empty_like(p) for k, p in params.items()}
         self._decayed = {k: np.empty_like(p) for k, p in params.items()} if weight_decay else {}
         self.state = {slot: {k: np.zeros_like(p) for k, p in params.items()} for slot in self.slots}
+        self._stepped = False  # the scratch buffers hold the last step actually applied
 
     def step(self) -> None:
         """Apply one update to every parameter, in place."""
         self.steps += 1
+        self._stepped = True
         for key, param in self.params.items():
             grad = self.grads[key]
             if self.weight_decay and self.coupled_weight_decay:
@@ -47,7 +53,22 @@ class Optimizer:
             self._update(key, param, grad, self._scratch[key])
 
     def _update(self, key: str, param: np.ndarray, grad: np.ndarray, scratch: np.ndarray) -> None:
+        """Compute this step into ``scratch`` (signed: ``param += scratch``) and apply it."""
         raise NotImplementedError
+
+    def last_update(self, key: str) -> np.ndarray | None:
+        """The last step applied to parameter group ``key``: w_t − w_{t−1}, same shape and dtype.
+
+        A read-only view of the optimizer's own buffer (no copy; valid until the next
+        :meth:`step`), or ``None`` before the first step and after :meth:`load_state_dict` (a
+        restored state was not reached by that step). For :class:`AdamW` the decoupled weight
+        decay is included (computed on this call, into a buffer of its own).
+        """
+        if not self._stepped:
+            return None
+        view = self._scratch[key].view()
+        view.flags.writeable = False
+        return view
 
     def state_dict(self) -> dict[str, np.ndarray]:
         """Flat arrays for an ``.npz`` checkpoint: ``"{slot}/{param}"`` plus ``"steps"``."""
@@ -57,6 +78,7 @@ class Optimizer:
 
     def load_state_dict(self, flat: dict[str, np.ndarray]) -> None:
         self.steps = int(flat["steps"])
+        self._stepped = False
         for slot, arrays in self.state.items():
             for key, array in arrays.items():
                 array[...] = flat[f"{slot}/{key}"]
@@ -79,8 +101,8 @@ class SGD(Optimizer):
 
     def _update(self, key, param, grad, scratch):
         if not self.momentum:
-            np.multiply(grad, self.lr, out=scratch)
-            param -= scratch
+            np.multiply(grad, -self.lr, out=scratch)
+            param += scratch
             return
         velocity = self.state["momentum"][key]
         velocity *= self.momentum
@@ -88,10 +110,10 @@ class SGD(Optimizer):
         if self.nesterov:
             np.multiply(velocity, self.momentum, out=scratch)
             scratch += grad
-            scratch *= self.lr
+            scratch *= -self.lr
         else:
-            np.multiply(velocity, self.lr, out=scratch)
-        param -= scratch
+            np.multiply(velocity, -self.lr, out=scratch)
+        param += scratch
 
 
 class Adam(Optimizer):
@@ -121,8 +143,8 @@ class Adam(Optimizer):
         scratch /= np.sqrt(1 - b2**self.steps)
         scratch += self.eps
         np.divide(m, scratch, out=scratch)
-        scratch *= step_size
-        param -= scratch
+        scratch *= -step_size
+        param += scratch
 
 
 class AdamW(Adam):
@@ -134,13 +156,32 @@ class AdamW(Adam):
     def __init__(self, params, grads, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8,
                  weight_decay: float = 0.01) -> None:
         super().__init__(params, grads, lr, betas, eps, weight_decay)
-        self._decayed = {}
+        self._decayed = {}  # here: buffers for last_update (step + decay)
+        self._decay = 1.0
 
     def step(self) -> None:
-        decay = 1.0 - self.lr * self.weight_decay
+        self._decay = decay = 1.0 - self.lr * self.weight_decay
         for param in self.params.values():
             param *= decay
         super().step()
+
+    def last_update(self, key: str) -> np.ndarray | None:
+        """Adam's step plus the decay: w_t − w_{t−1} = s + (d − 1)·w_{t−1}, with
+        w_{t−1} = (w_t − s) / d (d = 1 − lr·wd, s the Adam step)."""
+        step = super().last_update(key)
+        if step is None or self._decay == 1.0:
+            return step
+        if self._decay == 0.0:  # lr·wd = 1 zeroed the weights: w_{t−1} cannot be recovered
+            return None
+        total = self._decayed.get(key)
+        if total is None:
+            total = self._decayed[key] = np.empty_like(step)
+        np.subtract(self.params[key], step, out=total)
+        total *= (self._decay - 1.0) / self._decay
+        total += step
+        view = total.view()
+        view.flags.writeable = False
+        return view
 
 
 class RMSprop(Optimizer):
@@ -163,8 +204,8 @@ class RMSprop(Optimizer):
         np.sqrt(v, out=scratch)
         scratch += self.eps
         np.divide(grad, scratch, out=scratch)
-        scratch *= self.lr
-        param -= scratch
+        scratch *= -self.lr
+        param += scratch
 
 
 OPTIMIZER_NAMES = ("sgd", "momentum", "nesterov", "adam", "adamw", "rmsprop")

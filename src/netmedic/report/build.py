@@ -56,7 +56,9 @@ CAPTIONS = {
             "list above (solid: error, dashed: warning, dotted: info). Markers along the bottom: "
             "what the guard did. Hatched bands and × along the top: steps where the loss was NaN "
             "or infinite.",
-    "grad_norms": "‖∂loss/∂w‖ of every parameter at every step (log scale; biases dashed). "
+    "grad_norms": "‖∂loss/∂w‖ of every parameter at every step (log scale; biases dashed; a "
+                  "long run is drawn as the geometric mean of every few steps, its range as a "
+                  "band). "
                   "Healthy: lines roughly level or slowly falling, within a few decades of each "
                   "other. Exploding: lines climbing by decades. Vanishing: the first layers "
                   "decades below the last.",

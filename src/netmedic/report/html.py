@@ -55,9 +55,12 @@ figcaption{color:#333;max-width:900px;margin-top:6px}figcaption b{display:block;
 def render(run: RunData, numbered: Sequence[tuple[int, Finding]], plots: Sequence[Any]) -> str:
     """The whole page as a string (UTF-8)."""
     m = run.metrics
+    title = str(m.get("title") or run.name)
     body = [
-        f"<h1>netmedic report: {escape(run.name)}</h1>",
+        f"<h1>netmedic report: {escape(title)}</h1>",
         f'<p class="sub">{escape(_setup_line(m))}</p>',
+        f'<p class="description">{escape(str(m["description"]))}</p>' if m.get("description")
+        else "",
         _verdict(run, numbered),
         _findings(numbered),
         _guard(run.guard_actions),
@@ -71,7 +74,7 @@ def render(run: RunData, numbered: Sequence[tuple[int, Finding]], plots: Sequenc
     ]
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             '<meta name="viewport" content="width=device-width,initial-scale=1">'
-            f"<title>netmedic report: {escape(run.name)}</title><style>{CSS}</style></head>"
+            f"<title>netmedic report: {escape(title)}</title><style>{CSS}</style></head>"
             "<body><main>\n" + "\n".join(body) + "\n</main></body></html>\n")
 
 

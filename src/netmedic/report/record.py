@@ -182,7 +182,7 @@ def save_samples(path: str | Path, images: np.ndarray, labels: np.ndarray,
     index = np.concatenate([first, rest]).astype(np.int64)
     arrays = {"images": images[index], "labels": labels[index], "predictions": pred[index],
               "confidence": confidence[index], "index": index,
-              "pool": np.array(len(labels), np.int64)}
+              "first": np.array(len(first), np.int64), "pool": np.array(len(labels), np.int64)}
     if class_names:
         arrays["class_names"] = np.array(class_names, dtype=str)
     return atomic.savez(Path(path), arrays)
@@ -225,3 +225,16 @@ def clear_run_files(run_dir: str | Path) -> None:
     run's data never shows up in this run's report."""
     for name in ("trace.jsonl", "trace.partial.jsonl", "activations.npz", "samples.npz"):
         Path(run_dir, name).unlink(missing_ok=True)
+
+
+def write_metrics(run_dir: str | Path, findings: Any, *, guard_actions: Any = (),
+                  **numbers: Any) -> Path:
+    """A ``metrics.json`` for a run ``netmedic train`` did not make (a clinic scenario, a loop
+    of your own): the findings (``Finding`` objects or their dicts), the guard's actions, and
+    any of the numbers the report shows — ``title``, ``description``, ``test_accuracy``,
+    ``val_accuracy``, ``samples_per_s``, ``epochs``, ``steps``, ``seed``, ``train_loss`` and
+    ``val_loss`` (lists per epoch), ``history``, ``config``, ``stop_reason``. Atomic."""
+    doc = {**numbers,
+           "findings": [f if isinstance(f, dict) else f.to_dict() for f in findings],
+           "guard_actions": list(guard_actions)}
+    return atomic.write_json(Path(run_dir) / "metrics.json", doc)

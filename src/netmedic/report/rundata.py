@@ -7,8 +7,9 @@ file                needed    what
                               ``test_accuracy``, ``val_accuracy``, ``samples_per_s``,
                               ``epochs``, ``steps``, ``train_loss``/``val_loss`` (per epoch),
                               ``history`` (per-epoch dicts with ``step``: steps done at its
-                              end), ``config``, ``stop_reason``; every key but the object
-                              itself is optional (API.md lists what ``netmedic train`` writes)
+                              end), ``config``, ``stop_reason``, ``title``, ``description``;
+                              every key but the object itself is optional (API.md lists what
+                              ``netmedic train`` writes; ``write_metrics`` writes one)
 ``trace.jsonl``     no        the doctor's per-step statistics, ``Doctor(trace=...)``: loss and
                               gradient norms every step, weights and updates every stride-th
                               (``.jsonl.gz`` or a ``trace/`` folder of ``.npz`` also work)

@@ -16,6 +16,7 @@ import numpy as np
 from netmedic.doctor.history import Record
 
 MAX_POINTS = 4000  # per series on a 10-inch plot; non-finite points are always kept
+BUCKETS = 150  # a long noisy series is drawn as this many buckets: geometric mean and range
 
 
 @dataclass
@@ -42,6 +43,42 @@ class Series:
         keep |= ~np.isfinite(self.values)
         keep[-1] = True
         return Series(self.label, self.steps[keep], self.values[keep], self.weight)
+
+
+@dataclass
+class Buckets:
+    """A long series summarized per bucket of consecutive steps: ``steps`` (bucket centres),
+    ``mean`` (geometric mean of the finite positive values), ``low``/``high`` (their range);
+    NaN where a bucket has none."""
+
+    steps: np.ndarray
+    mean: np.ndarray
+    low: np.ndarray
+    high: np.ndarray
+
+
+def bucketed(series: Series, buckets: int = BUCKETS) -> Buckets | None:
+    """``series`` in ``buckets`` buckets of consecutive points, or ``None`` when it has fewer
+    than two points per bucket (then draw it as it is)."""
+    n = len(series.steps)
+    if n < 2 * buckets:
+        return None
+    edges = np.linspace(0, n, buckets + 1).astype(np.int64)
+    values = series.values
+    ok = np.isfinite(values) & (np.nan_to_num(values, nan=0.0, posinf=0.0) > 0)
+    logs = np.log10(np.where(ok, values, 1.0))
+    which = np.repeat(np.arange(buckets), np.diff(edges))
+    counts = np.bincount(which, weights=ok, minlength=buckets)
+    sums = np.bincount(which, weights=logs * ok, minlength=buckets)
+    empty = counts == 0
+    mean = np.full(buckets, np.nan)
+    np.divide(sums, counts, out=mean, where=~empty)
+    low = np.minimum.reduceat(np.where(ok, values, np.inf), edges[:-1]).astype(float)
+    high = np.maximum.reduceat(np.where(ok, values, -np.inf), edges[:-1]).astype(float)
+    low[empty] = high[empty] = np.nan
+    centres = np.add.reduceat(series.steps.astype(float), edges[:-1]) / np.diff(edges)
+    return Buckets(centres, np.power(10.0, mean, where=~empty, out=np.full(buckets, np.nan)),
+                   low, high)
 
 
 def loss_per_step(records: Sequence[Record]) -> Series | None:

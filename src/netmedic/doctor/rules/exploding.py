@@ -88,9 +88,8 @@ def _clip_threshold(ctx: RuleContext, upto) -> float:
     for record in ctx.records:
         if record.n > upto.n:
             break
-        norms = [e["norm"] for _, e in record.role("grad")]
-        total = math.sqrt(sum(x * x for x in norms)) if norms else math.nan
-        if math.isfinite(total):
+        total = record.global_grad_norm()  # light records: the probe's own global norm
+        if total is not None and math.isfinite(total):
             totals.append(total)
     if not totals:
         return 1.0

@@ -9,6 +9,7 @@ import numpy as np
 
 from netmedic.doctor.finding import Finding
 from netmedic.doctor.rules.lr import UPDATE_RATIO_HIGH, UPDATE_RATIO_LOW
+from netmedic.report import series as series_module
 from netmedic.report.plots import style
 from netmedic.report.series import Series
 
@@ -75,24 +76,37 @@ def plot_update_ratios(series: Sequence[Series],
 
 def _lines(ax, series: Sequence[Series], what: str, marker: str | None = None) -> int:
     """Draw the positive finite part of each series; weights solid, biases dashed and thin.
-    Returns how many series had something to draw."""
-    drawn = 0
+    A long series is drawn per bucket of steps: its geometric mean as the line, its range as a
+    light band (weights only). Returns how many series had something to draw."""
+    drawn, summarized = 0, 0
     weights = [s for s in series if s.weight]
     for s in series:
-        line = s.thinned()
-        keep = style.finite_positive(line.values)
-        zeros = int(np.count_nonzero(line.values == 0))
+        keep = style.finite_positive(s.values)
+        zeros = int(np.count_nonzero(s.values == 0))
         label = s.label + (f" ({zeros} steps at 0)" if zeros else "")
         if not keep.any():
             ax.plot([], [], color="#999999", label=f"{label}: no finite value > 0")
             continue
         drawn += 1
         slot = weights.index(s) if s.weight else _layer_slot(s, weights)
-        ax.plot(line.steps, np.where(keep, line.values, np.nan), color=style.colour(slot),
-                linestyle=style.linestyle(slot) if s.weight else (0, (2, 2)),
-                linewidth=1.3 if s.weight else 0.8,
-                marker=marker or ("o" if len(line.steps) <= SHORT else None), markersize=3,
-                alpha=0.95 if s.weight else 0.75, label=label)
+        look = dict(color=style.colour(slot), linewidth=1.5 if s.weight else 0.9,
+                    linestyle=style.linestyle(slot) if s.weight else (0, (3, 2)),
+                    alpha=0.95 if s.weight else 0.8)
+        buckets = series_module.bucketed(s)
+        if buckets is not None:
+            if s.weight:
+                ax.fill_between(buckets.steps, buckets.low, buckets.high, color=look["color"],
+                                alpha=0.15, linewidth=0)
+            ax.plot(buckets.steps, buckets.mean, label=label, **look)
+            summarized = max(summarized, round(len(s.steps) / len(buckets.steps)))
+            continue
+        line = s.thinned()
+        shown = np.where(style.finite_positive(line.values), line.values, np.nan)
+        ax.plot(line.steps, shown, label=label, markersize=3,
+                marker=marker or ("o" if len(line.steps) <= SHORT else None), **look)
+    if summarized:
+        ax.plot([], [], " ", label=f"lines: geometric mean of every ~{summarized} steps;\n"
+                "bands: their min–max (weights)")
     return drawn
 
 

@@ -22,6 +22,8 @@ def plot_loss(step_loss: Series | None, metrics: dict[str, Any],
               guard_actions: Sequence[dict[str, Any]]) -> bytes | None:
     """PNG of the loss curve, or ``None`` when the run has no loss at all."""
     epochs = epoch_points(metrics)
+    if step_loss is not None and epochs is not None and not epochs["on_steps"]:
+        epochs = None  # per-epoch values without their steps cannot share the step axis
     if step_loss is None and epochs is None:
         return None
     on_steps = step_loss is not None or (epochs is not None and epochs["on_steps"])
@@ -59,8 +61,9 @@ def plot_loss(step_loss: Series | None, metrics: dict[str, Any],
             ax.set_xlabel("epoch")
         ax.set_ylabel("loss (mean per example" + (", log scale)" if ax.get_yscale() == "log"
                                                    else ")"))
-        ax.set_title("Loss" + (" with the doctor's findings and the guard's actions"
-                               if numbered or guard_actions else ""), loc="left")
+        marked = [what for what, there in (("the doctor's findings", numbered),
+                                           ("the guard's actions", guard_actions)) if there]
+        ax.set_title("Loss" + (" with " + " and ".join(marked) if marked else ""), loc="left")
         style.legend_outside(ax)
         return style.png(fig)
 

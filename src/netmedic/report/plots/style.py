@@ -47,10 +47,12 @@ def linestyle(i: int) -> str:
 
 
 @contextmanager
-def figure(height: float, width: float = WIDTH, **kwargs: Any) -> Iterator[Figure]:
-    """A constrained-layout figure on its own Agg canvas, drawn under the report's style."""
+def figure(height: float, width: float = WIDTH, layout: str | None = "constrained",
+           **kwargs: Any) -> Iterator[Figure]:
+    """A figure (constrained layout unless told) on its own Agg canvas, drawn under the
+    report's style."""
     with matplotlib.rc_context(RC):
-        fig = Figure(figsize=(width, height), dpi=DPI, layout="constrained", **kwargs)
+        fig = Figure(figsize=(width, height), dpi=DPI, layout=layout, **kwargs)
         FigureCanvasAgg(fig)
         yield fig
 

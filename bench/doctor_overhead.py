@@ -1,0 +1,210 @@
+"""What the training doctor costs per step, measured on the trainer's real step, in one run.
+
+784-256-128-10 ReLU MLP, batch 128, SGD momentum 0.9, float32, on Fashion-MNIST (mnist-mini when
+it is not installed). Three trainers built alike, stepping through their own shuffled batches:
+
+  (a) no doctor;
+  (b) the doctor as ``netmedic train`` wires it (``train/probe.py``'s ``DoctorHook``): loss and
+      non-finite checks every step, the full statistics and the rules every 10th step;
+  (c) the doctor with ``stride=1``: every statistic of every tensor, and the rules, every step.
+
+All three run with the guard off, so the trainer itself checks the global gradient norm for
+NaN/Inf each step (``--no-guard`` stops there); the doctor reads that same norm, as it does the
+guard's with the guard on. For comparison, the same MLP in PyTorch (threads = NumPy's BLAS
+threads) with and without ``torch.autograd.set_detect_anomaly(True)``.
+
+Blocks of ``--block`` steps of each side alternate (the order rotating each round) so a slow
+patch of a shared machine does not land on one side; reported: the median step time of each
+side, and the overhead as the median over rounds of the ratio of a side's block to (a)'s block
+of the same round.
+
+    python bench/doctor_overhead.py [--rounds 60] [--block 20] [--data NAME] [--json out.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+import warnings
+
+sys.path.insert(0, __file__.rsplit("/", 1)[0])
+from _common import blas_description, clean_blas_environment, numpy_threads, write_json  # noqa: E402
+
+removed_vars = clean_blas_environment()
+
+import numpy as np  # noqa: E402
+from _sides import ensure_fashion_mnist  # noqa: E402
+
+SIZES = (784, 256, 128, 10)
+SPEC = "mlp:" + "-".join(map(str, SIZES)) + ":relu"
+BATCH = 128
+LR = 0.01
+WARMUP_STEPS = 200  # per side: past the first `stride` all-full observations, caches warm
+
+
+class TrainerSide:
+    """The trainer's own step (``Trainer._step``) on its own shuffled batches, gathered as
+    ``Trainer.train_epoch`` gathers them."""
+
+    def __init__(self, data, hooks: list) -> None:
+        from netmedic.train import TrainConfig, Trainer
+
+        config = TrainConfig(data=data.name, model=SPEC, optimizer="momentum", lr=LR,
+                             schedule="constant", augment=0, epochs=10**6, batch_size=BATCH,
+                             patience=0, guard=False, doctor=bool(hooks))
+        self.trainer = Trainer(config, data, hooks=hooks)
+        self.trainer.start()
+        x = self.trainer.arrays.x_train
+        self.buffer = np.empty((BATCH, *x.shape[1:]), self.trainer.dtype)
+        self.order = np.zeros(0, np.int64)
+        self.at = 0
+
+    def run(self, steps: int) -> float:
+        """Seconds per step over ``steps`` steps."""
+        trainer, arrays = self.trainer, self.trainer.arrays
+        start = time.perf_counter()
+        for _ in range(steps):
+            if self.at + BATCH > len(self.order):
+                self.order = trainer.streams.shuffle.permutation(len(arrays.y_train))
+                self.at = 0
+            idx = self.order[self.at : self.at + BATCH]
+            self.at += BATCH
+            x = np.take(arrays.x_train, idx, axis=0, out=self.buffer)
+            trainer._step(x, arrays.y_train[idx])
+        return (time.perf_counter() - start) / steps
+
+
+class TorchSide:
+    """The same MLP and optimizer in PyTorch, tensors made once; ``anomaly``: each block runs
+    under ``torch.autograd.set_detect_anomaly(True)``."""
+
+    def __init__(self, x: np.ndarray, y: np.ndarray, threads: int, anomaly: bool) -> None:
+        import torch
+
+        torch.set_num_threads(threads)
+        torch.manual_seed(0)
+        layers = []
+        for i, (a, b) in enumerate(zip(SIZES[:-1], SIZES[1:], strict=True)):
+            layers.append(torch.nn.Linear(a, b))
+            if i < len(SIZES) - 2:
+                layers.append(torch.nn.ReLU())
+        self.torch, self.anomaly = torch, anomaly
+        self.model = torch.nn.Sequential(*layers)
+        self.opt = torch.optim.SGD(self.model.parameters(), lr=LR, momentum=0.9)
+        self.x, self.y = torch.from_numpy(x), torch.from_numpy(y)
+        self.gen = torch.Generator().manual_seed(0)
+        self.order = torch.zeros(0, dtype=torch.int64)
+        self.at = 0
+
+    def run(self, steps: int) -> float:
+        torch, n = self.torch, len(self.y)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "Anomaly Detection has been enabled..."
+            torch.autograd.set_detect_anomaly(self.anomaly)
+        try:
+            start = time.perf_counter()
+            for _ in range(steps):
+                if self.at + BATCH > n:
+                    self.order = torch.randperm(n, generator=self.gen)
+                    self.at = 0
+                idx = self.order[self.at : self.at + BATCH]
+                self.at += BATCH
+                self.opt.zero_grad()
+                loss = torch.nn.functional.cross_entropy(self.model(self.x[idx]), self.y[idx])
+                loss.backward()
+                self.opt.step()
+            return (time.perf_counter() - start) / steps
+        finally:
+            torch.autograd.set_detect_anomaly(False)
+
+
+def interleaved_blocks(sides: dict, rounds: int, block: int) -> dict[str, list[float]]:
+    """Per side, seconds per step of each round's block; the order of the sides rotates."""
+    names = list(sides)
+    for side in sides.values():
+        side.run(WARMUP_STEPS)
+    times: dict[str, list[float]] = {name: [] for name in names}
+    for round_ in range(rounds):
+        shift = round_ % len(names)
+        for name in names[shift:] + names[:shift]:
+            times[name].append(sides[name].run(block))
+    return times
+
+
+def overhead(times: dict[str, list[float]], side: str, reference: str) -> float:
+    """Median over rounds of side/reference − 1 (paired: same round, same machine state)."""
+    return statistics.median(s / r for s, r in zip(times[side], times[reference], strict=True)) - 1
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=60, help="blocks per side (median taken)")
+    parser.add_argument("--block", type=int, default=20,
+                        help="steps per block (a multiple of 10: each holds as many full steps)")
+    parser.add_argument("--data", default=None, help="default: fashion-mnist, else mnist-mini")
+    parser.add_argument("--no-torch", action="store_true", help="skip the PyTorch comparison")
+    parser.add_argument("--json", metavar="PATH", help="also write the figures as JSON")
+    args = parser.parse_args()
+
+    from netmedic.data import fit_normalizer, load
+    from netmedic.doctor import Doctor
+    from netmedic.train.probe import ENGINE_STRIDE, DoctorHook
+
+    data = args.data or ensure_fashion_mnist()
+    ds = load(data, progress=False)
+    threads = numpy_threads()
+    print(f"data {data}; {SPEC}, batch {BATCH}, SGD momentum, float32; BLAS: {blas_description()}")
+    if removed_vars:
+        print(f"unset for this run (every side): {', '.join(removed_vars)}")
+    sides = {
+        "a": TrainerSide(ds, []),
+        "b": TrainerSide(ds, [DoctorHook()]),
+        "c": TrainerSide(ds, [DoctorHook(Doctor(stride=1, num_classes=ds.num_classes))]),
+    }
+    if not args.no_torch:
+        x = fit_normalizer(ds.x_train, "unit").apply(ds.x_train, np.float32)
+        x, y = x.reshape(len(x), -1), ds.y_train
+        sides["torch"] = TorchSide(x, y, threads, anomaly=False)
+        sides["anomaly"] = TorchSide(x, y, threads, anomaly=True)
+    times = interleaved_blocks(sides, args.rounds, args.block)
+    ms = {name: 1e3 * statistics.median(t) for name, t in times.items()}
+    labels = {
+        "a": "(a) trainer step, no doctor",
+        "b": f"(b) + doctor, defaults (full statistics every {ENGINE_STRIDE}th step)",
+        "c": "(c) + doctor, every statistic every step",
+        "torch": "PyTorch, same MLP",
+        "anomaly": "PyTorch + set_detect_anomaly(True)",
+    }
+    rows = []
+    for name, reference in (("a", None), ("b", "a"), ("c", "a"), ("torch", None),
+                            ("anomaly", "torch")):
+        if name not in times:
+            continue
+        cost = overhead(times, name, reference) if reference else None
+        rows.append({"side": name, "label": labels[name], "ms_per_step": ms[name],
+                     "overhead": cost, "vs": reference})
+    print(f"\n{args.rounds} rounds of {args.block}-step blocks, interleaved; medians")
+    print(f"{'':62} {'ms/step':>8} {'overhead':>9}")
+    for r in rows:
+        cost = "" if r["overhead"] is None else f"{r['overhead']:+9.1%}"
+        print(f"{r['label']:62} {r['ms_per_step']:>8.3f} {cost:>9}")
+    doctor_us = {k: 1e3 * (ms[k] - ms["a"]) for k in ("b", "c")}
+    print(f"\ndoctor per step: (b) {doctor_us['b']:.0f} µs, (c) {doctor_us['c']:.0f} µs "
+          f"(difference of medians); targets (issue 4): (b) <= 2%, (c) <= 15%")
+    if "anomaly" in ms:
+        print(f"PyTorch detect_anomaly: ×{ms['anomaly'] / ms['torch']:.2f} the plain step")
+    import torch
+
+    write_json(args.json, {
+        "data": data, "model": SPEC, "batch": BATCH, "threads": threads,
+        "blas": blas_description(), "unset": removed_vars, "numpy": np.__version__,
+        "torch": torch.__version__, "rounds": args.rounds, "block": args.block,
+        "engine_stride": ENGINE_STRIDE, "rows": rows,
+        "block_seconds_per_step": times,
+    })
+
+
+if __name__ == "__main__":
+    main()
