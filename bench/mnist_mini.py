@@ -1,6 +1,6 @@
 """`netmedic train` with its defaults on mnist-mini, seeds 0, 1, 2: median test accuracy and time.
 
-    python bench/mnist_mini.py [--seeds 0,1,2] [--json out.json]
+    python bench/mnist_mini.py [--seeds 0,1,2] [--model cnn] [--epochs N] [--json out.json]
 
 Target (the foundation issue): >= 97.5% median test accuracy in <= 60 s a run on 2 cores.
 """
@@ -21,6 +21,8 @@ removed_vars = clean_blas_environment()
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", default="0,1,2")
+    parser.add_argument("--model", default=None, help="default: netmedic train's (an MLP)")
+    parser.add_argument("--epochs", type=int, default=None, help="default: netmedic train's")
     parser.add_argument("--json", metavar="PATH")
     args = parser.parse_args()
 
@@ -32,8 +34,9 @@ def main() -> None:
     rows = []
     for seed in (int(s) for s in args.seeds.split(",")):
         start = time.perf_counter()
-        result = run_training(TrainConfig(seed=seed, out=f"/tmp/netmedic-bench-mini-{seed}"),
-                              console=Console(quiet=True), progress=False)
+        options = {k: v for k, v in (("model", args.model), ("epochs", args.epochs)) if v}
+        config = TrainConfig(seed=seed, out=f"/tmp/netmedic-bench-mini-{seed}", **options)
+        result = run_training(config, console=Console(quiet=True), progress=False)
         seconds = time.perf_counter() - start
         m = result.metrics
         rows.append({"seed": seed, "test_accuracy": m["test_accuracy"], "epochs": m["epochs"],
@@ -43,9 +46,10 @@ def main() -> None:
               f"{seconds:.1f} s, {m['samples_per_s']:,.0f} samples/s, "
               f"{len(m['findings'])} findings", flush=True)
     median = statistics.median(r["test_accuracy"] for r in rows)
-    print(f"\nmedian test accuracy {median:.2%} (target >= 97.5%); "
+    target = "98.5%" if config.model.startswith("cnn") else "97.5%"
+    print(f"\nmedian test accuracy {median:.2%} (target >= {target}); "
           f"slowest run {max(r['seconds'] for r in rows):.1f} s (target <= 60 s)")
-    write_json(args.json, {"config": TrainConfig().to_dict(), "rows": rows,
+    write_json(args.json, {"config": config.to_dict(), "rows": rows,
                            "median_test_accuracy": median})
 
 
