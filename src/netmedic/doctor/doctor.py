@@ -31,7 +31,7 @@ import numpy as np
 from netmedic.doctor import present
 from netmedic.doctor.finding import Finding
 from netmedic.doctor.history import History, Record
-from netmedic.doctor.monitor import Monitor
+from netmedic.doctor.monitor import Monitor, scalar
 from netmedic.doctor.rules import DEFAULT_THRESHOLDS, RULES, RuleContext
 
 MAX_INTERNAL_ERRORS = 20  # tracebacks kept from failing rules (memory stays bounded)
@@ -120,9 +120,13 @@ class Doctor:
 
         Never raises on NaN/Inf, never prints NumPy warnings, keeps no reference to the arrays.
         """
-        record, full = self._monitor.measure(
-            self._n, step, loss, lr, params, grads, activations, preactivations, inputs,
-            activation_kinds, updates, labels, grad_norm)
+        record = self._monitor.light(self._n, step, loss, lr, grad_norm, params, grads)
+        full = record is None
+        if full:
+            record, full = self._monitor.measure(
+                self._n, step, loss, lr, params, grads, activations, preactivations, inputs,
+                activation_kinds, updates, labels,
+                full=grad_norm is not None and not math.isfinite(grad_norm))
         if self._trace is not None:
             self._trace.write(record, dict(loss=loss, lr=lr, params=params, grads=grads,
                                            activations=activations, preactivations=preactivations,
@@ -132,16 +136,18 @@ class Doctor:
         return self._accept(record, full)
 
     def wants_full(self, loss: Any = None, grad_norm: float | None = None) -> bool:
-        """Whether the next :meth:`observe` given this ``loss`` and ``grad_norm`` computes the
-        full statistics: on the stride, or on a non-finite step (always ``True`` without
-        ``grad_norm``: the doctor measures the gradients to decide). ``False`` means only the
-        loss and ``grad_norm`` will be kept, so a probe may skip gathering activations and
-        updates for that call."""
-        if self._monitor.is_full(self._n) or grad_norm is None:
+        """Whether the next :meth:`observe`, given this ``loss`` and ``grad_norm``, computes the
+        full statistics: on the stride, or when either is not finite (``None`` counts as
+        finite). Without arguments: whether the stride asks for them whatever the values.
+        ``False`` means only the loss and ``grad_norm`` will be kept, so a probe may skip
+        gathering activations and updates (and, when it is due, computing a global norm the
+        doctor will measure per tensor anyway)."""
+        if self._monitor.is_full(self._n):
             return True
-        with np.errstate(all="ignore"):
-            value = np.mean(loss) if loss is not None and np.ndim(loss) else loss
-        return not (math.isfinite(grad_norm) and (value is None or math.isfinite(value)))
+        if grad_norm is not None and not math.isfinite(grad_norm):
+            return True
+        value = scalar(loss, "loss")
+        return value is not None and not math.isfinite(value)
 
     def observe_record(self, record: Record, rich: bool = False) -> list[Finding]:
         """Feed one step's *statistics* (a trace line) instead of arrays: the replay path.

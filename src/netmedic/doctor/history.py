@@ -97,7 +97,11 @@ class History:
         self.capacity = capacity
         self.recent: deque[Record] = deque(maxlen=capacity)
         self.full: deque[Record] = deque(maxlen=capacity)
-        self._ring = np.full((3, capacity), np.nan)  # n, step, loss of the recent records
+        # n, step and loss of the recent records, each written twice (at i and i + capacity),
+        # so that the last `capacity` of them are always one contiguous slice: no copy to read
+        self._ring_n = np.zeros(2 * capacity, np.int64)
+        self._ring_step = np.zeros(2 * capacity, np.int64)
+        self._ring_loss = np.full(2 * capacity, np.nan)
         self.first: list[Record] = []
         self._thinned: list[Record] = []
         self._thin_every = 1
@@ -108,10 +112,11 @@ class History:
         self.recent.append(record)
         if full:
             self.full.append(record)
-        ring, at = self._ring, self.count % self.capacity
-        ring[0, at] = record.n  # three scalar stores: ~0.3 µs, a tuple assignment ~1.5 µs
-        ring[1, at] = record.step
-        ring[2, at] = math.nan if record.loss is None else record.loss
+        at = self.count % self.capacity
+        loss = math.nan if record.loss is None else record.loss
+        self._ring_n[at] = self._ring_n[at + self.capacity] = record.n
+        self._ring_step[at] = self._ring_step[at + self.capacity] = record.step
+        self._ring_loss[at] = self._ring_loss[at + self.capacity] = loss
         if len(self.first) < FIRST_KEEP:
             self.first.append(record)
         if record.n % self._thin_every == 0:
@@ -122,12 +127,14 @@ class History:
         self.count += 1
 
     def loss_window(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """``(n, steps, losses)`` of the recent records, oldest first (NaN: missing/non-finite)."""
-        held = min(self.count, self.capacity)
+        """``(n, steps, losses)`` of the recent records, oldest first (NaN: missing/non-finite);
+        read-only views, valid until the next :meth:`append`."""
         start = self.count % self.capacity if self.count > self.capacity else 0
-        order = (np.arange(held) + start) % self.capacity
-        ring = self._ring[:, order]
-        return ring[0].astype(np.int64), ring[1].astype(np.int64), ring[2].copy()
+        end = start + min(self.count, self.capacity)  # the oldest sits where the next one goes
+        out = (self._ring_n[start:end], self._ring_step[start:end], self._ring_loss[start:end])
+        for view in out:
+            view.flags.writeable = False
+        return out
 
     def __len__(self) -> int:
         return self.count

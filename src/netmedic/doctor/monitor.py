@@ -25,10 +25,11 @@ from typing import Any
 import numpy as np
 
 from netmedic.doctor import stats
-from netmedic.doctor.history import Record
+from netmedic.doctor.history import FIRST_KEEP, Record
 from netmedic.errors import BadInputError
 
 Arrays = Mapping[str, Any]
+_PLAIN_NUMBERS = frozenset({float, int, np.float32, np.float64})
 KNOWN_KINDS = ("relu", "sigmoid", "tanh", "softmax", "other")
 
 
@@ -56,45 +57,49 @@ class Monitor:
     def is_full(self, n: int) -> bool:
         return n < self.stride or n % self.stride == 0
 
+    def light(self, n: int, step: int, loss: Any, lr: Any, grad_norm: Any,
+              params: Arrays | None, grads: Arrays | None) -> Record | None:
+        """The record of a step without full statistics, given the caller's global gradient
+        norm: loss, lr and that norm (``Record.grad_norm``; no per-tensor entries), O(1) work
+        but on the step before a full one. ``None`` when :meth:`measure` must look: full
+        statistics due, no ``grad_norm``, or the loss or the norm not finite."""
+        if grad_norm is None or self.is_full(n):
+            return None
+        loss_value, norm = scalar(loss, "loss"), scalar(grad_norm, "grad_norm")
+        if not math.isfinite(norm) or (loss_value is not None and not math.isfinite(loss_value)):
+            return None
+        if self.is_full(n + 1):
+            params = _as_dict(params, "params")
+            self._buffer(n, params, dict(self._grad_names(_as_dict(grads, "grads"), params)))
+        return Record(n, int(step), loss_value, scalar(lr, "lr"), None, {}, grad_norm=norm)
+
     def measure(self, n: int, step: int, loss: Any, lr: Any = None, params: Arrays | None = None,
                 grads: Arrays | None = None, activations: Arrays | None = None,
                 preactivations: Arrays | None = None, inputs: Any = None,
                 activation_kinds: Mapping[str, str] | None = None, updates: Arrays | None = None,
-                labels: Any = None, grad_norm: Any = None) -> tuple[Record, bool]:
+                labels: Any = None, full: bool = False) -> tuple[Record, bool]:
         """One observation -> ``(record, full)``; silent on NaN/Inf (``np.errstate`` inside).
-
-        With ``grad_norm`` finite, a finite loss and no full statistics due, the record holds
-        only the loss and that norm (``Record.grad_norm``; no per-tensor entries)."""
-        loss_value = _scalar(loss, "loss")
-        if grad_norm is not None and not self.is_full(n) and (
-                loss_value is None or math.isfinite(loss_value)):
-            norm = _scalar(grad_norm, "grad_norm")
-            if math.isfinite(norm):  # the light path: O(1) but on the step before a full one
-                if self.is_full(n + 1):
-                    params = _as_dict(params, "params")
-                    self._buffer(n, params, dict(self._grad_names(_as_dict(grads, "grads"),
-                                                                  params)))
-                return Record(n, int(step), loss_value, _scalar(lr, "lr"), None, {},
-                              grad_norm=norm), False
+        ``full``: take the full statistics whatever the stride (the caller saw a NaN)."""
         with np.errstate(all="ignore"):
-            return self._measure(n, step, loss_value, lr, params, grads, activations,
-                                 preactivations, inputs, activation_kinds, updates, labels)
+            return self._measure(n, step, scalar(loss, "loss"), lr, params, grads, activations,
+                                 preactivations, inputs, activation_kinds, updates, labels, full)
 
     def _measure(self, n, step, loss_value, lr, params, grads, activations, preactivations,
-                 inputs, activation_kinds, updates, labels) -> tuple[Record, bool]:
+                 inputs, activation_kinds, updates, labels, forced) -> tuple[Record, bool]:
         params = _as_dict(params, "params")
         grad_pairs = self._grad_names(_as_dict(grads, "grads"), params)
-        lr_value = _scalar(lr, "lr")
+        lr_value = scalar(lr, "lr")
         grad_entries = {name: stats.norm_entry(g) for name, g in grad_pairs}
         finite = (loss_value is None or math.isfinite(loss_value)) and all(
             math.isfinite(e["norm"]) for e in grad_entries.values())
-        full = self.is_full(n) or not finite
+        full = forced or self.is_full(n) or not finite
         batch = None
         if not full:
             tensors = {f"grad/{name}": entry for name, entry in grad_entries.items()}
         else:
             tensors, batch = self._full(n, params, dict(grad_pairs), grad_entries, activations,
-                                        preactivations, inputs, activation_kinds, updates, labels)
+                                        preactivations, inputs, activation_kinds, updates, labels,
+                                        finite)
             self._updates_given = bool(updates)
         if self.is_full(n + 1):
             self._buffer(n, params, dict(grad_pairs))
@@ -102,7 +107,7 @@ class Monitor:
 
     # ------------------------------------------------------------------------------ full steps
     def _full(self, n, params, grads, grad_entries, activations, preactivations, inputs,
-              activation_kinds, updates, labels) -> tuple[dict[str, Any], int | None]:
+              activation_kinds, updates, labels, finite) -> tuple[dict[str, Any], int | None]:
         axis = self.batch_axis
         tensors: dict[str, Any] = {}
         batch = None
@@ -110,8 +115,12 @@ class Monitor:
             x = np.asarray(x)
             tensors[f"input/{name}"] = stats.input_entry(x, axis)
             batch = batch or stats.batch_size(x, axis)
+        # parameters' min/max: two passes over the largest arrays, read by the rules only at the
+        # start (baselines) and when something is not finite (what overflowed): only then
+        baseline = n < FIRST_KEEP
         for name, w in params.items():
-            tensors[f"param/{name}"] = stats.param_entry(w, first=name not in self._params_seen)
+            tensors[f"param/{name}"] = stats.param_entry(
+                w, first=name not in self._params_seen, ranges=baseline)
             self._params_seen.add(name)
         pre = list(_as_dict(preactivations, "preactivations").items())
         act = list(_as_dict(activations, "activations").items())
@@ -131,15 +140,21 @@ class Monitor:
                     self._kinds[name] = entry["kind"]
                 tensors[f"act/{name}"] = entry
                 batch = batch or stats.batch_size(a, axis)
-        for name, g in grads.items():  # no min/max: no rule needs them, they cost 2 passes
+        # gradients: no min/max (no rule needs them, they cost 2 passes); the fraction of exact
+        # zeros only without activations (the dead-ReLU rule's fallback is its only reader)
+        zeros = not act
+        for name, g in grads.items():
             entry = grad_entries[name]
             entry["size"] = int(np.size(g))
-            if math.isfinite(entry["norm"]):
+            if zeros and math.isfinite(entry["norm"]):
                 entry["zero_frac"] = stats.zero_fraction(g)
             tensors[f"grad/{name}"] = entry
         tensors.update(self._updates(n, params, grads, updates))
         for name, y in _named(labels, "labels").items():
             tensors[f"label/{name}"] = stats.label_entry(y, axis)
+        if not baseline and not (finite and all(map(_finite_entry, tensors.values()))):
+            for name, w in params.items():
+                stats.range_entry(w, tensors[f"param/{name}"])
         return tensors, batch
 
     def _updates(self, n: int, params: Arrays, grads: Arrays, updates: Arrays | None) -> dict:
@@ -197,6 +212,10 @@ class Monitor:
         return [(name, grads[key]) for name, key in names]
 
 
+def _finite_entry(entry: dict[str, Any]) -> bool:
+    return math.isfinite(entry.get("norm", 0.0)) and not (entry.get("nan") or entry.get("inf"))
+
+
 def _copy_into(buffers: dict[str, np.ndarray], arrays: Arrays) -> None:
     for name, a in arrays.items():
         a = np.asarray(a)
@@ -226,10 +245,13 @@ def _named(arrays: Any, default: str) -> Mapping[str, Any]:
     return {default: arrays}
 
 
-def _scalar(value: Any, what: str) -> float | None:
-    """A float from a number, a 0-d array, or the mean of per-example values; ``None`` stays."""
+def scalar(value: Any, what: str) -> float | None:
+    """A float from a number, a 0-d array, or the mean of per-example values; ``None`` stays.
+    Silent on NaN/Inf."""
     if value is None:
         return None
+    if type(value) in _PLAIN_NUMBERS:  # the usual case, every step: skip NumPy's conversion
+        return float(value)
     try:
         a = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError) as err:
@@ -238,4 +260,5 @@ def _scalar(value: Any, what: str) -> float | None:
         return float(a.reshape(()))
     if a.size == 0:
         return None
-    return float(np.mean(a))
+    with np.errstate(all="ignore"):
+        return float(np.mean(a))

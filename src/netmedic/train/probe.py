@@ -71,11 +71,13 @@ class DoctorHook:
         self._stepped = False  # the previous step's update was applied
 
     def before_update(self, trainer: Trainer, state: StepState) -> bool:
-        # one global norm per step, shared with the trainer's non-finite check and the guard;
-        # the doctor keeps it, and measures every tensor only on its full steps
-        norm = state.grad_norm
+        # one global norm per step, shared with the trainer's non-finite check and the guard:
+        # the doctor keeps it on light steps; on full ones it measures every gradient anyway
+        due = self.doctor.wants_full()
+        norm = None if due else state.grad_norm
+        full = due or self.doctor.wants_full(state.loss, norm)
         extra = {}
-        if self.doctor.wants_full(state.loss, norm):
+        if full:
             extra = dict(activations={layer.name: layer.output for layer in self._activations},
                          preactivations={layer.name: layer.output
                                          for layer in self._preactivations},
@@ -84,6 +86,9 @@ class DoctorHook:
             step=state.step, loss=state.loss, lr=state.lr, params=trainer.params,
             grads=trainer.grads, inputs=state.x, labels=state.y, activation_kinds=self._kinds,
             grad_norm=norm, **extra)
+        if full:  # per-tensor norms, rescaled where a float32 square overflows: finite when
+            # every gradient is, unlike one float32 dot over them all (|g| ~ 1e20 overflows)
+            state._grad_norm = self.doctor.history.recent[-1].global_grad_norm()
         if self.histograms is not None:
             self._histogram(state.step)
         if self.console is not None:
@@ -96,13 +101,16 @@ class DoctorHook:
         self._stepped = state.applied
 
     def _updates(self, trainer: Trainer) -> dict[str, np.ndarray] | None:
-        """The optimizer's last step by parameter name (views of its buffer, w_t − w_{t−1}), or
-        None when it did not produce these parameters (skipped step, rollback, first step)."""
-        if not self._stepped or self._spans is None:
+        """w_t − w_{t−1} by parameter name: views of the optimizer's last step (no copy); zeros
+        when that step was skipped; None when the optimizer did not bring the parameters here
+        (first step, rollback, resume: the doctor then measures no Δw)."""
+        if self._spans is None:
             return None
         steps = {key: trainer.optimizer.last_update(key) for key in trainer.optimizer.params}
         if any(step is None for step in steps.values()):
             return None
+        if not self._stepped:  # skipped: the parameters are the ones that step started from
+            steps = {key: np.zeros_like(step) for key, step in steps.items()}
         return {name: steps[key].reshape(-1)[start : start + size].reshape(shape)
                 for name, (key, start, size, shape) in self._spans.items()}
 

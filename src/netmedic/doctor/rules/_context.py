@@ -48,8 +48,13 @@ class RuleContext:
 
     @cached_property
     def new(self) -> list[Record]:
-        """Full records the rules have not judged yet."""
-        return [r for r in self.full if r.n > self.since_n]
+        """Full records the rules have not judged yet (the newest ones: scanned from the end)."""
+        out = []
+        for r in reversed(self.history.full):
+            if r.n <= self.since_n:
+                break
+            out.append(r)
+        return out[::-1]
 
     @property
     def first(self) -> list[Record]:
@@ -84,6 +89,8 @@ class RuleContext:
         """``(n, steps, losses)`` of the recent records with a finite loss."""
         n, steps, losses = self.history.loss_window()
         keep = np.isfinite(losses)
+        if keep.all():  # the usual case: no copies
+            return n, steps, losses
         return n[keep], steps[keep], losses[keep]
 
     def loss_of(self, n: int) -> float:
@@ -95,16 +102,19 @@ class RuleContext:
     def recent_loss(self, upto_n: int, count: int = 3) -> float:
         """Median of the last ``count`` finite losses up to observation ``upto_n``."""
         ns, _, losses = self.loss_series
-        return median(losses[ns <= upto_n][-count:].tolist())
+        end = int(np.searchsorted(ns, upto_n, side="right"))  # ns increases
+        return median(losses[max(end - count, 0): end].tolist())
 
     def initial_loss(self, upto_n: int, window: int = BASELINE_STEPS) -> float:
         """Where the loss started, as seen from observation ``upto_n``: the median of the first
         ``window`` finite losses observed *before* it (the very first loss at the start)."""
         key = (min(upto_n, FIRST_KEEP), window)
-        cached = self._initial.get(key)
+        # kept across evaluations: the records before upto_n were all observed already
+        known = self.memo.setdefault("initial_loss", {})
+        cached = known.get(key)
         if cached is None:
             values = [r.loss for r in self.first if r.loss_finite and r.n < max(upto_n, 1)]
-            cached = self._initial[key] = median(values[:window])
+            cached = known[key] = median(values[:window])
         return cached
 
     def suggested_lr(self, record: Record) -> tuple[float | None, float]:
@@ -125,19 +135,18 @@ class RuleContext:
         self.memo["suggested_lr"] = (nice(lr * factor) if lr else None), factor, lr
         return self.memo["suggested_lr"][:2]
 
-    @cached_property
-    def _initial(self) -> dict[tuple[int, int], float]:
-        return {}
-
     # ------------------------------------------------------------------------------ model
     @cached_property
     def param_shapes(self) -> dict[str, tuple[int, ...]]:
-        shapes: dict[str, tuple[int, ...]] = {}
-        for record in self.first + self.full[:1]:
-            for name, entry in record.role("param"):
-                if "shape" in entry and name not in shapes:
-                    shapes[name] = tuple(entry["shape"])
-        return shapes
+        # shapes come with a parameter's first observation: those of the first records are
+        # read once (kept in memo when the first records are complete), the oldest full one
+        # may add a parameter that appeared later
+        shapes = self.memo.get("param_shapes")
+        if shapes is None:
+            shapes = _shapes(self.first, {})
+            if len(self.first) >= FIRST_KEEP:
+                self.memo["param_shapes"] = shapes
+        return _shapes(self.full[:1], dict(shapes))
 
     def is_weight(self, name: str) -> bool:
         """A weight (matrix or kernel), not a bias or a scale vector."""
@@ -279,3 +288,12 @@ class RuleContext:
                       "ratio": median(ratios.values())}
         record.cache["sample"] = sample
         return sample
+
+
+def _shapes(records: list[Record], shapes: dict[str, tuple[int, ...]]) -> dict[str, tuple]:
+    """``shapes`` plus the parameter shapes first seen in ``records``."""
+    for record in records:
+        for name, entry in record.role("param"):
+            if "shape" in entry and name not in shapes:
+                shapes[name] = tuple(entry["shape"])
+    return shapes

@@ -21,8 +21,8 @@ def new_indices(ctx: RuleContext, minimum: int = 1) -> np.ndarray:
     """Indices into ``ctx.loss_series`` of the losses new since the last evaluation that have at
     least ``minimum`` losses up to and including them."""
     n, _, _ = ctx.loss_series
-    idx = np.flatnonzero(n > ctx.since_n)
-    return idx[idx + 1 >= minimum]
+    start = max(int(np.searchsorted(n, ctx.since_n, side="right")), minimum - 1)
+    return np.arange(start, len(n))  # n is increasing: the new ones are a suffix
 
 
 def windows(values: np.ndarray, idx: np.ndarray, size: int) -> np.ndarray:

@@ -37,6 +37,8 @@ def check(ctx: RuleContext) -> list[Finding]:
     if not idx.size:
         return []
     start = int(idx.min()) + 1 - size  # only the losses the new windows cover
+    if _steady(losses[start: int(idx.max()) + 1].tolist(), size, ctx.th["oscillation_alternation"]):
+        return []
     signs = np.sign(np.diff(losses[start: int(idx.max()) + 1]))
     flips = (signs[1:] * signs[:-1] < 0).astype(float)
     alternation = windows(flips, idx - start - 2, size - 2).mean(axis=1)
@@ -71,3 +73,19 @@ def check(ctx: RuleContext) -> list[Finding]:
         return [Finding("oscillating_loss", "warning", int(steps[i]), "loss", evidence,
                         explanation, fix, remedy)]
     return []
+
+
+def _steady(values: list[float], size: int, alternation: float) -> bool:
+    """The usual case, in plain Python: no window of ``size`` losses ending at a new one flips
+    direction on ``alternation`` of its consecutive changes (the test below, exactly)."""
+    signs = [(b > a) - (b < a) for a, b in zip(values, values[1:], strict=False)]
+    flips = [s * t < 0 for s, t in zip(signs, signs[1:], strict=False)]
+    pairs = size - 2
+    count = sum(flips[:pairs])
+    if count / pairs >= alternation:
+        return False
+    for k in range(pairs, len(flips)):
+        count += flips[k] - flips[k - pairs]
+        if count / pairs >= alternation:
+            return False
+    return True

@@ -14,6 +14,7 @@ import math
 import numpy as np
 
 from netmedic.doctor.finding import Finding
+from netmedic.doctor.history import FIRST_KEEP
 from netmedic.doctor.rules._context import RuleContext
 from netmedic.doctor.rules._robust import fmt, median
 from netmedic.doctor.rules._series import (
@@ -46,6 +47,9 @@ def check(ctx: RuleContext) -> list[Finding]:
     idx = new_indices(ctx, minimum=size)
     if not idx.size:
         return []
+    chance = math.log(ctx.classes) if ctx.classes and ctx.classes > 1 else None
+    if _surely_low(ctx, n, losses, idx, part, chance):
+        return []
     rows = windows(losses, idx, size)
     early, late = row_median(rows[:, :part]), row_median(rows[:, -part:])
     with np.errstate(all="ignore"):
@@ -54,13 +58,10 @@ def check(ctx: RuleContext) -> list[Finding]:
         else:
             progress = np.where(early != 0, (early - late) / np.abs(early), 0.0)
     se = MEDIAN_SE * noise(losses, idx) * math.sqrt(2 / part)
-    chance = math.log(ctx.classes) if ctx.classes and ctx.classes > 1 else None
     flat = (progress + 2 * se < ctx.th["stall_progress"]) & ~(late > 2 * early)
     for k in np.flatnonzero(flat).tolist():
         i = int(idx[k])
-        # where it started: the first loss, or the median of the first 5 if higher (a lucky
-        # first batch must not make a run that learned fast look stalled)
-        initial = max(ctx.initial_loss(int(n[i]), 1), ctx.initial_loss(int(n[i])))
+        initial = _initial(ctx, int(n[i]))
         high = (math.isfinite(initial) and late[k] >= STALL_LEVEL * initial) or (
             chance is not None and late[k] >= 0.9 * chance)
         if not high:
@@ -94,3 +95,20 @@ def check(ctx: RuleContext) -> list[Finding]:
         return [Finding("stalled_loss", "warning", int(steps[i]), "loss", evidence, explanation,
                         fix, remedy)]
     return []
+
+
+def _initial(ctx: RuleContext, upto_n: int) -> float:
+    # where it started: the first loss, or the median of the first 5 if higher (a lucky first
+    # batch must not make a run that learned fast look stalled)
+    return max(ctx.initial_loss(upto_n, 1), ctx.initial_loss(upto_n))
+
+
+def _surely_low(ctx: RuleContext, n, losses, idx, part: int, chance: float | None) -> bool:
+    """The cheap pre-test of the usual case: every new window's late median (at most the
+    largest of its last ``part`` losses) is below the level a stall must still be at."""
+    if int(n[idx[0]]) < FIRST_KEEP:
+        return False  # the initial loss seen from these steps may still change
+    initial = _initial(ctx, int(n[idx[0]]))
+    levels = [STALL_LEVEL * initial if math.isfinite(initial) else math.inf,
+              0.9 * chance if chance is not None else math.inf]
+    return float(np.max(losses[int(idx[0]) - part + 1: int(idx[-1]) + 1])) < min(levels)

@@ -1,0 +1,217 @@
+"""The doctor's cheap paths (bench/doctor_overhead.py measures them; nothing here is timed):
+the caller's own global gradient norm on light steps, the optimizer's last step as Δw, and the
+engine probe wiring both. Each must tell the same story as the full path."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from _loops import run
+
+from netmedic import nn
+from netmedic.data import load
+from netmedic.doctor import Doctor
+from netmedic.train import TrainConfig, Trainer
+from netmedic.train.probe import DoctorHook
+from tests._tiny import write_tiny_npz
+
+
+class NormGivingDoctor(Doctor):
+    """A loop that computes the global gradient norm anyway (for clipping) and passes it."""
+
+    def observe(self, step, loss, lr=None, params=None, grads=None, **kwargs):
+        with np.errstate(all="ignore"):
+            squares = [float(np.dot(g.ravel(), g.ravel())) for g in (grads or {}).values()]
+        return super().observe(step, loss, lr, params, grads, grad_norm=math.sqrt(sum(squares)),
+                               **kwargs)
+
+
+def _story(doctor: Doctor) -> list[tuple]:
+    return [(f.kind, f.where, f.step, f.severity, f.evidence, f.fix, f.remedy)
+            for f in doctor.findings]
+
+
+@pytest.mark.parametrize("settings", [
+    dict(sizes=(784, 128, 64, 10), lr=5.0, steps=120),  # blow-up: dead ReLUs, LR, exploding
+    dict(lr=200.0, steps=40),  # goes non-finite
+    dict(sign_bug="all", lr=0.01, steps=60),  # wrong_gradient from ⟨g, Δw⟩
+    dict(bias=-10.0, steps=150, pass_acts=False),  # dead ReLUs from zero gradients
+], ids=["lr 5", "nonfinite", "sign bug", "dead, no activations"])
+def test_a_given_grad_norm_tells_the_same_story_as_measuring_every_gradient(settings):
+    measured = run(**settings).doctor
+    given = run(**settings, doctor=NormGivingDoctor()).doctor
+    assert measured.findings, "the scenario must find something"
+    assert _story(given) == _story(measured)
+
+
+def test_light_steps_keep_only_the_loss_and_the_given_norm():
+    doctor = Doctor(stride=5)
+    w = {"W": np.ones((4, 4))}
+    for step in range(12):
+        doctor.observe(step=step, loss=1.0, lr=0.1, params=w, grads=w, grad_norm=4.0)
+    light = [r for r in doctor.history.records if r.step in (6, 7, 8, 9, 11)]
+    assert all(r.tensors == {} and r.grad_norm == 4.0 for r in light)
+    assert [r.step for r in doctor.history.full] == [0, 1, 2, 3, 4, 5, 10]
+    assert doctor.history.full[-1].get("grad", "W")["norm"] == pytest.approx(4.0)
+    assert all(r.global_grad_norm() == pytest.approx(4.0) for r in doctor.history.records)
+    steps, norms = doctor.history.series("grad/W")  # per tensor: on full steps only
+    assert list(steps) == [0, 1, 2, 3, 4, 5, 10]
+
+
+def test_a_nonfinite_grad_norm_makes_the_step_a_full_one_that_names_the_gradient():
+    doctor = Doctor(stride=10)
+    w = np.ones((3, 3))
+    for step in range(15):
+        g = np.full((3, 3), np.nan) if step == 13 else np.ones((3, 3))
+        norm = math.nan if step == 13 else 3.0
+        assert doctor.wants_full(1.0, norm) == (step <= 10 or step == 13)
+        doctor.observe(step=step, loss=1.0, params={"W": w}, grads={"W": g}, grad_norm=norm)
+    assert 13 in [r.step for r in doctor.history.full]
+    nonfinite = next(f for f in doctor.findings if f.kind == "nonfinite")
+    assert (nonfinite.step, nonfinite.where) == (13, "W")
+    assert "9 NaN of 9" in nonfinite.evidence
+
+
+def test_wants_full_says_what_observe_will_do():
+    doctor = Doctor(stride=4)
+    values = [(1.0, 2.0), (np.float32(2.0), 1.0), (math.inf, 1.0), (1.0, math.inf),
+              (np.array([1.0, np.nan]), 1.0), (None, 1.0)] * 4
+    g = {"W": np.ones(2)}
+    for step, (loss, norm) in enumerate(values):
+        predicted = doctor.wants_full(loss, norm)
+        assert doctor.wants_full() == (step < 4 or step % 4 == 0)
+        doctor.observe(step=step, loss=loss, params=g, grads=g, grad_norm=norm)
+        assert predicted == (doctor.history.full[-1].step == step), step
+
+
+# ------------------------------------------------------------------ Δw from the optimizer
+OPTIMIZERS = {
+    "sgd": lambda p, g: nn.SGD(p, g, lr=0.1),
+    "sgd, weight decay": lambda p, g: nn.SGD(p, g, lr=0.1, weight_decay=0.05),
+    "momentum": lambda p, g: nn.make_optimizer("momentum", p, g, lr=0.05),
+    "nesterov": lambda p, g: nn.make_optimizer("nesterov", p, g, lr=0.05, weight_decay=0.01),
+    "adam": lambda p, g: nn.Adam(p, g, lr=0.01),
+    "adamw": lambda p, g: nn.AdamW(p, g, lr=0.01, weight_decay=0.1),
+    "rmsprop": lambda p, g: nn.RMSprop(p, g, lr=0.01),
+}
+
+
+@pytest.mark.parametrize("name", OPTIMIZERS)
+def test_the_optimizers_last_update_is_the_change_of_the_weights(name):
+    rng = np.random.default_rng(0)
+    params = {"w": rng.normal(size=(5, 4)), "b": rng.normal(size=4)}
+    grads = {k: np.zeros_like(v) for k, v in params.items()}
+    opt = OPTIMIZERS[name](params, grads)
+    assert opt.last_update("w") is None  # no step taken yet
+    for _ in range(5):
+        for g in grads.values():
+            g[...] = rng.normal(size=g.shape)
+        before = {k: v.copy() for k, v in params.items()}
+        opt.step()
+        for k in params:
+            step = opt.last_update(k)
+            np.testing.assert_allclose(step, params[k] - before[k], rtol=1e-12, atol=1e-15,
+                                       err_msg=f"{name} {k}: last_update vs w_t - w_(t-1)")
+            assert not step.flags.writeable
+    opt.load_state_dict(opt.state_dict())  # a restored state was not reached by that step
+    assert opt.last_update("w") is None
+
+
+def _tiny_trainer(tmp_path, hooks, **overrides) -> Trainer:
+    path = write_tiny_npz(tmp_path / "tiny.npz")
+    values = dict(data=str(path), model="mlp:64-32-10:relu", epochs=2, batch_size=32,
+                  augment=0, lr=0.05, optimizer="momentum", schedule="constant", guard=False)
+    values.update(overrides)
+    trainer = Trainer(TrainConfig(**values), load(str(path), progress=False), hooks=hooks)
+    trainer.start()
+    return trainer
+
+
+class _Weights:
+    """Copies of the weights and gradients the doctor saw, step by step."""
+
+    def __init__(self) -> None:
+        self.params: list[dict[str, np.ndarray]] = []
+        self.grads: list[dict[str, np.ndarray]] = []
+
+    def before_update(self, trainer, state) -> bool:
+        self.params.append({k: v.copy() for k, v in trainer.params.items()})
+        self.grads.append({k: v.copy() for k, v in trainer.grads.items()})
+        return True
+
+
+def test_the_engine_probe_hands_over_the_optimizers_step_as_delta_w(tmp_path):
+    seen = _Weights()
+    doctor = Doctor(stride=3)
+    trainer = _tiny_trainer(tmp_path, [seen, DoctorHook(doctor)])
+    x, y = trainer.arrays.x_train[:32], trainer.arrays.y_train[:32]
+    for _ in range(12):
+        trainer._step(x, y)
+    measured = [r for r in doctor.history.full if r.get("update", "dense1.weight")]
+    assert [r.step for r in measured] == [1, 2, 3, 6, 9]  # every full step after the first
+    for record in measured:
+        t = record.step
+        for name in ("dense1.weight", "dense2.bias"):
+            delta = (seen.params[t][name] - seen.params[t - 1][name]).astype(np.float64)
+            entry = record.get("update", name)
+            assert entry["norm"] == pytest.approx(np.linalg.norm(delta), rel=1e-4)
+            assert entry["dot_grad"] == pytest.approx(
+                float(np.sum(seen.grads[t][name] * delta)), rel=1e-3, abs=1e-12)
+            assert entry["dot_prev_grad"] == pytest.approx(
+                float(np.sum(seen.grads[t - 1][name] * delta)), rel=1e-3, abs=1e-12)
+    light = [r for r in doctor.history.records if r not in doctor.history.full]
+    assert light and all(r.tensors == {} and r.grad_norm > 0 for r in light)
+
+
+def test_after_a_skipped_step_delta_w_is_zero_and_after_a_rollback_there_is_none(tmp_path):
+    class SkipAt:
+        def before_update(self, trainer, state) -> bool:
+            return state.step != 4
+
+    doctor = Doctor(stride=5)
+    trainer = _tiny_trainer(tmp_path, [DoctorHook(doctor), SkipAt()])
+    x, y = trainer.arrays.x_train[:32], trainer.arrays.y_train[:32]
+    for _ in range(6):
+        trainer._step(x, y)
+    assert doctor.history.full[-1].step == 5
+    assert doctor.history.full[-1].get("update", "dense1.weight")["norm"] == 0.0
+    trainer.restore(trainer.snapshot())  # what the guard's rollback does
+    for _ in range(5):
+        trainer._step(x, y)
+    assert doctor.history.full[-1].step == 10
+    assert doctor.history.full[-1].get("update", "dense1.weight") is not None
+    snapshot = trainer.snapshot()
+    for _ in range(4):
+        trainer._step(x, y)
+    trainer.restore(snapshot)
+    trainer._step(x, y)  # step 15: full, right after the rollback
+    assert doctor.history.full[-1].step == 15
+    assert doctor.history.full[-1].role("update") == []
+
+
+def test_the_engine_probe_finds_what_a_probe_measuring_everything_finds(tmp_path):
+    """A blow-up on the engine, watched through the cheap path and through the plain one
+    (every gradient measured, Δw from the doctor's own copies of the weights)."""
+
+    class PlainHook(DoctorHook):
+        def before_update(self, trainer, state):
+            self.new_findings = self.doctor.observe(
+                step=state.step, loss=state.loss, lr=state.lr, params=trainer.params,
+                grads=trainer.grads, inputs=state.x, labels=state.y,
+                activations={layer.name: layer.output for layer in self._activations},
+                preactivations={layer.name: layer.output for layer in self._preactivations},
+                activation_kinds=self._kinds)
+            return True
+
+    stories = []
+    for hook in (DoctorHook(Doctor(num_classes=10)), PlainHook(Doctor(num_classes=10))):
+        trainer = _tiny_trainer(tmp_path, [hook], lr=3.0, guard=True)  # never stops
+        with np.errstate(all="ignore"):
+            for start in range(0, 600, 32):
+                trainer._step(trainer.arrays.x_train[start:start + 32],
+                              trainer.arrays.y_train[start:start + 32])
+        stories.append([(f.kind, f.where, f.step) for f in hook.findings()])
+    assert stories[0], "lr 3 must be diagnosed"
+    assert stories[0] == stories[1]
