@@ -16,9 +16,14 @@ threads) with and without ``torch.autograd.set_detect_anomaly(True)``.
 Blocks of ``--block`` steps of each side alternate (the order rotating each round) so a slow
 patch of a shared machine does not land on one side; reported: the median step time of each
 side, and the overhead as the median over rounds of the ratio of a side's block to (a)'s block
-of the same round.
+of the same round. The PyTorch pair is timed the same way in a second phase, so that neither
+library's idle worker threads spin beside the other's blocks.
 
-    python bench/doctor_overhead.py [--rounds 60] [--block 20] [--data NAME] [--json out.json]
+    python bench/doctor_overhead.py [--rounds 100] [--block 20] [--threads N] [--data NAME]
+                                    [--no-torch] [--json out.json]
+
+``--threads`` limits the BLAS threads of both libraries (default: what NumPy's BLAS uses); on a
+machine whose cores are busy with other work, ``--threads 1`` gives steadier figures.
 """
 
 from __future__ import annotations
@@ -140,10 +145,12 @@ def overhead(times: dict[str, list[float]], side: str, reference: str) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=60, help="blocks per side (median taken)")
+    parser.add_argument("--rounds", type=int, default=100, help="blocks per side (median taken)")
     parser.add_argument("--block", type=int, default=20,
                         help="steps per block (a multiple of 10: each holds as many full steps)")
     parser.add_argument("--data", default=None, help="default: fashion-mnist, else mnist-mini")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="BLAS threads for both libraries (default: NumPy's)")
     parser.add_argument("--no-torch", action="store_true", help="skip the PyTorch comparison")
     parser.add_argument("--json", metavar="PATH", help="also write the figures as JSON")
     args = parser.parse_args()
@@ -154,6 +161,10 @@ def main() -> None:
 
     data = args.data or ensure_fashion_mnist()
     ds = load(data, progress=False)
+    if args.threads:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(limits=args.threads, user_api="blas")
     threads = numpy_threads()
     print(f"data {data}; {SPEC}, batch {BATCH}, SGD momentum, float32; BLAS: {blas_description()}")
     if removed_vars:
@@ -163,12 +174,13 @@ def main() -> None:
         "b": TrainerSide(ds, [DoctorHook()]),
         "c": TrainerSide(ds, [DoctorHook(Doctor(stride=1, num_classes=ds.num_classes))]),
     }
+    times = interleaved_blocks(sides, args.rounds, args.block)
     if not args.no_torch:
         x = fit_normalizer(ds.x_train, "unit").apply(ds.x_train, np.float32)
         x, y = x.reshape(len(x), -1), ds.y_train
-        sides["torch"] = TorchSide(x, y, threads, anomaly=False)
-        sides["anomaly"] = TorchSide(x, y, threads, anomaly=True)
-    times = interleaved_blocks(sides, args.rounds, args.block)
+        torch_sides = {"torch": TorchSide(x, y, threads, anomaly=False),
+                       "anomaly": TorchSide(x, y, threads, anomaly=True)}
+        times.update(interleaved_blocks(torch_sides, args.rounds, args.block))
     ms = {name: 1e3 * statistics.median(t) for name, t in times.items()}
     labels = {
         "a": "(a) trainer step, no doctor",

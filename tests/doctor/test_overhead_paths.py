@@ -12,7 +12,7 @@ from _loops import run
 
 from netmedic import nn
 from netmedic.data import load
-from netmedic.doctor import Doctor
+from netmedic.doctor import Doctor, diagnose_trace
 from netmedic.train import TrainConfig, Trainer
 from netmedic.train.probe import DoctorHook
 from tests._tiny import write_tiny_npz
@@ -44,6 +44,18 @@ def test_a_given_grad_norm_tells_the_same_story_as_measuring_every_gradient(sett
     given = run(**settings, doctor=NormGivingDoctor()).doctor
     assert measured.findings, "the scenario must find something"
     assert _story(given) == _story(measured)
+
+
+@pytest.mark.parametrize("suffix", ["run.jsonl", "arrays"])
+def test_a_trace_of_light_steps_replays_to_the_same_records_and_findings(tmp_path, suffix):
+    path = tmp_path / suffix
+    live = run(sizes=(784, 64, 32, 10), lr=5.0, steps=40,
+               doctor=NormGivingDoctor(trace=str(path))).doctor
+    replay = diagnose_trace(path)
+    assert live.findings and _story(replay) == _story(live)
+    if suffix == "run.jsonl":  # statistics: every record round-trips, light ones included
+        assert replay.history.records == live.history.records
+        assert any(r.grad_norm is not None for r in replay.history.records)
 
 
 def test_light_steps_keep_only_the_loss_and_the_given_norm():

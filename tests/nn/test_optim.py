@@ -165,3 +165,10 @@ def test_penalty_adds_l1_l2_to_weights_only():
     assert value == pytest.approx(0.1 * 3 + 0.25 * 5)
     assert grads["dense1.weight"].tolist() == [[0.1 + 0.5, -0.1 - 1.0]]
     assert grads["dense1.bias"].tolist() == [0.0]
+
+
+def test_global_norm_survives_float32_squares_overflowing():
+    huge = np.full(4, 1e20, dtype=np.float32)
+    assert nn.global_norm([huge]) == pytest.approx(2e20, rel=1e-6)
+    assert np.isinf(nn.global_norm([np.array([np.inf], np.float32)]))
+    assert np.isnan(nn.global_norm([np.array([np.nan, 1.0], np.float32)]))

@@ -23,6 +23,7 @@ COMMANDS = {
     "data": "data",
     "gradcheck": "gradcheck",
     "doctor": "doctor",
+    "clinic": "clinic",
     "report": "report",
 }
 

@@ -7,7 +7,10 @@ Cost model (a 784-256-128-10 MLP step takes about 1 ms; the doctor's budget is ~
   gradients. Otherwise one BLAS dot per gradient (NaN/Inf anywhere makes it non-finite, and
   only then are NaN and Inf counted);
 - on *full* steps — the first ``stride`` observations, then every ``stride``-th, and any step
-  whose loss or gradients are not finite — every statistic of every tensor given;
+  whose loss or gradients are not finite — every statistic of every tensor given, but for two
+  that cost passes over the largest arrays and that only one rule reads, in one situation:
+  parameters' min/max (the first FIRST_KEEP observations and non-finite steps) and gradients'
+  fraction of zeros (only when no activations are given);
 - the step Δw = w_t − w_{t−1}: the caller's ``updates`` when given (the engine hands over its
   optimizer's last step: views, no copy). Otherwise the parameters are copied into preallocated
   buffers on the observation *before* a full one — only while the caller is not passing

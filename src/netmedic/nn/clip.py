@@ -2,15 +2,27 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 
 import numpy as np
 
 
 def global_norm(grads: Iterable[np.ndarray]) -> float:
-    """``sqrt(Σ ‖g‖²)`` over all gradients, accumulated in float64 (inf or nan if any is)."""
+    """``sqrt(Σ ‖g‖²)`` over all gradients (inf or nan if any element is).
+
+    One BLAS dot per array in its own precision; a float32 sum of squares that overflows while
+    every element is finite (‖g‖ > ~1.8e19) is redone in float64, so the norm stays exact."""
+    total = 0.0
     with np.errstate(over="ignore", invalid="ignore"):
-        return float(np.sqrt(sum(float(np.dot(g.ravel(), g.ravel())) for g in grads)))
+        for grad in grads:
+            flat = grad.ravel()
+            square = float(np.dot(flat, flat))
+            if square == math.inf and np.isfinite(flat).all():
+                wide = flat.astype(np.float64)
+                square = float(np.dot(wide, wide))
+            total += square
+    return math.sqrt(total) if total == total else math.nan
 
 
 def clip_grad_norm(grads: Iterable[np.ndarray], max_norm: float) -> float:

@@ -3,7 +3,9 @@
 Weights and gradients (``dense1.weight``…), pre-activations (each dense/conv output, the last one
 being the logits), activations (each activation layer's output, with its kind from the layer,
 so nothing is guessed), the input batch and its labels. The arrays are the engine's own buffers;
-the doctor keeps statistics, never references.
+the doctor keeps statistics, never references. Between the doctor's full steps it gets only the
+loss and the global gradient norm the trainer computes anyway; on full steps also the
+activations, pre-activations and the optimizer's last step as Δw (no copy of the weights).
 """
 
 from __future__ import annotations

@@ -10,6 +10,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
+from itertools import chain
 
 import numpy as np
 
@@ -60,11 +61,16 @@ class RuleContext:
     def first(self) -> list[Record]:
         return self.history.first
 
+    def _ends(self, which: int) -> list[Record]:
+        """``[oldest]`` (0) or ``[latest]`` (-1) full record, ``[]`` if none: ``full[:1]`` or
+        ``full[-1:]`` without copying the deque into a list."""
+        return [self.history.full[which]] if self.history.full else []
+
     def tail(self, record: Record, count: int, keep=None) -> list[Record]:
         """The last ``count`` full records up to and including ``record`` (oldest first) for
         which ``keep(record)`` is true; looks back at most :data:`LOOKBACK` records."""
         out: list[Record] = []
-        for i, r in enumerate(reversed(self.full)):
+        for i, r in enumerate(reversed(self.history.full)):  # the deque: no copy
             if i >= LOOKBACK or len(out) == count:
                 break
             if r.n <= record.n and (keep is None or keep(r)):
@@ -146,7 +152,7 @@ class RuleContext:
             shapes = _shapes(self.first, {})
             if len(self.first) >= FIRST_KEEP:
                 self.memo["param_shapes"] = shapes
-        return _shapes(self.full[:1], dict(shapes))
+        return _shapes(self._ends(0), dict(shapes))
 
     def is_weight(self, name: str) -> bool:
         """A weight (matrix or kernel), not a bias or a scale vector."""
@@ -177,7 +183,7 @@ class RuleContext:
 
     def activation_kind(self, name: str) -> str | None:
         """The kind the caller gave or the first one the values revealed."""
-        for record in self.first + self.full:
+        for record in chain(self.first, self.history.full):
             entry = record.get("act", name)
             if entry is not None:
                 kind = entry.get("kind") or infer_activation_kind(entry)
@@ -186,7 +192,7 @@ class RuleContext:
         return None
 
     def activation_kinds(self) -> set[str]:
-        names = {name for r in self.first + self.full[-1:] for name, _ in r.role("act")}
+        names = {name for r in self.first + self._ends(-1) for name, _ in r.role("act")}
         return {k for k in (self.activation_kind(n) for n in names) if k}
 
     @cached_property
@@ -195,7 +201,7 @@ class RuleContext:
         pre-activation (the logits), or of a final softmax."""
         if self.num_classes:
             return self.num_classes
-        for record in self.first + self.full[-1:]:
+        for record in self.first + self._ends(-1):
             labels = [e.get("width", 1) for _, e in record.role("label")]
             if labels and labels[0] > 1:
                 return int(labels[0])
@@ -211,7 +217,7 @@ class RuleContext:
         """The last activation when it looks like the network's output (softmax, a single unit,
         narrower than the one before it, or as wide as the number of classes): not judged as a
         hidden layer."""
-        for record in self.first[-1:] + self.full[-1:]:
+        for record in self.first[-1:] + self._ends(-1):
             acts = list(record.role("act"))
             if not acts:
                 continue
