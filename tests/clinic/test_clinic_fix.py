@@ -56,7 +56,7 @@ def test_without_wrong_gradients_lr_remedies_apply():
 def test_the_editor_takes_the_rules_normalize_argument_and_says_unchanged_values():
     config = {"normalize": "none", "loss": "cross_entropy"}
     editor = ScenarioEditor(config, default_lr=1e-3)
-    assert apply_remedy({"action": "normalize_inputs", "normalize": "standard"}, editor).applied
+    assert apply_remedy({"action": "normalize_inputs", "mode": "standard"}, editor).applied
     apply_remedy({"action": "set_loss", "loss": "cross_entropy"}, editor)
     assert config["normalize"] == "standard"
     assert editor.edits == ["normalize: 'none' → 'standard'", "loss already 'cross_entropy'"]

@@ -47,7 +47,7 @@ def test_saturated_sigmoid_from_raw_pixels_is_blamed_on_the_inputs():
     assert (f.where, f.step) == ("h1", 1)
     assert "of h1's outputs are < 0.01 or > 0.99" in f.evidence
     assert "The inputs reach 255" in f.explanation
-    assert f.remedy == {"action": "normalize_inputs", "normalize": "unit"}
+    assert f.remedy == {"action": "normalize_inputs", "mode": "unit"}
 
 
 def test_raw_pixels_are_unscaled_input():

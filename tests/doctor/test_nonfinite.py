@@ -21,7 +21,7 @@ def test_overflow_in_a_layer_is_named_as_producer_and_the_rest_as_inheritors():
     assert "Inherited from it: activation h1; pre-activation z2; the loss; gradient W2, W1" in \
         f.evidence
     assert "inputs reach" in f.explanation and "not separate problems" in f.explanation
-    assert f.remedy == {"action": "normalize_inputs", "normalize": "unit"}
+    assert f.remedy == {"action": "normalize_inputs", "mode": "unit"}
 
 
 def _softmax_loop(naive: bool, pass_probs: bool):

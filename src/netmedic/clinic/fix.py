@@ -179,11 +179,6 @@ class ScenarioEditor(ConfigEditor):
             return
         super()._set(key, value)
 
-    def normalize_inputs(self, mode: str = "unit", normalize: str | None = None) -> None:
-        # the doctor's rules write the mode as "normalize" (the CLI flag's name), remedy.py as
-        # "mode": take either
-        super().normalize_inputs(normalize or mode)
-
     def fix_gradient(self, where: str | None = None, **location: Any) -> None:
         """Use the engine's verified backprop; the LR chosen for the wrong gradients goes too."""
         if self.config.get("gradients") == "engine":

@@ -44,5 +44,5 @@ def check(ctx: RuleContext) -> list[Finding]:
                            "large, saturating sigmoid/tanh units, killing ReLUs and making the "
                            "first layer's gradients huge.")
             out.append(Finding("unscaled_input", "warning", record.step, name, evidence,
-                               explanation, fix, {"action": "normalize_inputs", "normalize": mode}))
+                               explanation, fix, {"action": "normalize_inputs", "mode": mode}))
     return out

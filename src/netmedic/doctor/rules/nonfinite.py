@@ -153,7 +153,7 @@ def _diagnose(role, where, largest, inputs_max, lower, upstream):
             return (f"{where} overflowed: your inputs reach {fmt(inputs_max)}, and multiplying "
                     "them by the weights exceeds the largest float.",
                     "Scale the inputs (divide pixels by 255, or standardize).",
-                    {"action": "normalize_inputs", "normalize": "unit"})
+                    {"action": "normalize_inputs", "mode": "unit"})
         if role == "act":  # relu/tanh cannot overflow on finite input: an exp inside did
             return (f"{where} turned finite inputs into NaN/Inf: exp() overflows above "
                     f"{EXP_OVERFLOW} in float32 (709.8 in float64), so a softmax written as "

@@ -51,7 +51,7 @@ def _finding(ctx: RuleContext, record, name: str, entry, start: float) -> Findin
     if inputs and max(inputs) > UNSCALED_FOR_SATURATION:
         explanation += f" The inputs reach {fmt(max(inputs))}: unscaled data drives them there."
         fix = "Scale the inputs to [0, 1] (divide pixels by 255) or standardize them."
-        remedy = {"action": "normalize_inputs", "normalize": "unit"}
+        remedy = {"action": "normalize_inputs", "mode": "unit"}
     elif start > ctx.th["saturated_fraction"]:
         explanation += " They were saturated from the start: the initial weights are too large."
         fix = "Initialize with Glorot scaling (std sqrt(2/(fan_in+fan_out)))."
