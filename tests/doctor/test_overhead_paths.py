@@ -154,10 +154,13 @@ class _Weights:
         return True
 
 
-def test_the_engine_probe_hands_over_the_optimizers_step_as_delta_w(tmp_path):
+@pytest.mark.parametrize("clip_norm", [None, 0.05])
+def test_the_engine_probe_hands_over_the_optimizers_step_as_delta_w(tmp_path, clip_norm):
+    """Δw from the optimizer, ⟨g_{t−1}, Δw⟩ computed by the probe right after the update
+    (with the gradient as computed, before clipping scaled it), no copies by the doctor."""
     seen = _Weights()
     doctor = Doctor(stride=3)
-    trainer = _tiny_trainer(tmp_path, [seen, DoctorHook(doctor)])
+    trainer = _tiny_trainer(tmp_path, [seen, DoctorHook(doctor)], clip_norm=clip_norm)
     x, y = trainer.arrays.x_train[:32], trainer.arrays.y_train[:32]
     for _ in range(12):
         trainer._step(x, y)
@@ -175,6 +178,8 @@ def test_the_engine_probe_hands_over_the_optimizers_step_as_delta_w(tmp_path):
                 float(np.sum(seen.grads[t - 1][name] * delta)), rel=1e-3, abs=1e-12)
     light = [r for r in doctor.history.records if r not in doctor.history.full]
     assert light and all(r.tensors == {} and r.grad_norm > 0 for r in light)
+    if clip_norm:
+        assert all(r.grad_norm > clip_norm for r in light)  # every step was clipped
 
 
 def test_after_a_skipped_step_delta_w_is_zero_and_after_a_rollback_there_is_none(tmp_path):
@@ -227,3 +232,42 @@ def test_the_engine_probe_finds_what_a_probe_measuring_everything_finds(tmp_path
         stories.append([(f.kind, f.where, f.step) for f in hook.findings()])
     assert stories[0], "lr 3 must be diagnosed"
     assert stories[0] == stories[1]
+
+
+def test_judging_in_batches_finds_the_same_findings_at_the_same_steps(tmp_path):
+    stories = []
+    for judge_every in (1, 50):
+        hook = DoctorHook(Doctor(num_classes=10, stride=2, judge_every=judge_every))
+        trainer = _tiny_trainer(tmp_path, [hook], lr=3.0, guard=True)  # never stops
+        with np.errstate(all="ignore"):
+            for start in range(0, 600, 32):
+                trainer._step(trainer.arrays.x_train[start:start + 32],
+                              trainer.arrays.y_train[start:start + 32])
+        stories.append([(f.kind, f.where, f.step, f.evidence) for f in hook.findings()])
+    assert stories[0], "lr 3 must be diagnosed"
+    assert stories[0] == stories[1]
+
+
+def test_a_nonfinite_step_is_judged_at_once_whatever_the_cadence():
+    doctor = Doctor(judge_every=100)
+    w, g = np.ones(4), np.full(4, 0.1)
+    for step in range(30):
+        assert doctor.observe(step=step, loss=1.0, lr=0.1, params={"w": w},
+                              grads={"w": g}) == [] or step < 10
+    g = np.array([0.1, np.nan, 0.1, 0.1])
+    new = doctor.observe(step=30, loss=1.0, lr=0.1, params={"w": w}, grads={"w": g})
+    assert [(f.kind, f.where, f.step) for f in new] == [("nonfinite", "w", 30)]
+
+
+def test_a_jump_between_full_steps_gets_a_full_look_judged_at_once():
+    doctor = Doctor(stride=25, judge_every=50)
+    w, g = {"w": np.ones((4, 4))}, {"w": np.full((4, 4), 0.1)}
+    for step in range(30):
+        doctor.observe(step=step, loss=1.0, lr=0.1, params=w, grads=g, grad_norm=0.4)
+    assert not doctor.wants_full(1.0, 0.4 * 5)  # minibatch noise: no closer look
+    assert doctor.wants_full(1.0, 0.4 * 20) and doctor.wants_full(20.0, 0.4)
+    new = doctor.observe(step=30, loss=1.0, lr=0.1, params=w,
+                         grads={"w": np.full((4, 4), 200.0)}, grad_norm=800.0)
+    assert doctor.history.full[-1].step == 30
+    assert doctor.history.full[-1].get("grad", "w")["norm"] == pytest.approx(800.0)
+    assert [(f.kind, f.step) for f in new] == [("exploding_gradients", 30)]

@@ -30,11 +30,15 @@ import numpy as np
 
 from netmedic.doctor import present
 from netmedic.doctor.finding import Finding
-from netmedic.doctor.history import History, Record
+from netmedic.doctor.history import FIRST_KEEP, History, Record
 from netmedic.doctor.monitor import Monitor, scalar
 from netmedic.doctor.rules import DEFAULT_THRESHOLDS, RULES, RuleContext
 
 MAX_INTERNAL_ERRORS = 20  # tracebacks kept from failing rules (memory stays bounded)
+#: between full observations, a loss or global gradient norm 10× that of the last full one makes
+#: the step a full one (and judged at once): minibatch noise moves them 2–5× (issue 4), a blow-up
+#: more — the doctor looks closely where the cheap signs jumped, not only on the stride
+JUMP = 10.0
 
 
 class Doctor:
@@ -50,6 +54,12 @@ class Doctor:
         ``stride``-th step (and on any step whose loss or gradients are not finite); the loss
         and the gradient norms (or the caller's ``grad_norm``) on every step. 1 = everything
         every step.
+    judge_every : the rules judge the new full observations at most every ``judge_every``
+        observations (default: ``stride``, i.e. every full one); the first observations and any
+        non-finite one are judged at once. Each record is judged exactly once, in order, so the
+        findings (and their steps) are the same whatever the cadence; a larger one only reports
+        them up to ``judge_every − 1`` steps later, for less work per step. :meth:`judge` (and
+        :meth:`finish`) judge what is pending at any time.
     num_classes : for ``initial_loss_off`` and ``label_error``; inferred from the labels or the
         width of the last pre-activation (logits) when not given.
     trace : write a trace while watching: a path ending in ``.jsonl`` (per-tensor statistics,
@@ -59,19 +69,23 @@ class Doctor:
     """
 
     def __init__(self, *, batch_axis: int = 0, history: int = 512, stride: int = 10,
-                 num_classes: int | None = None, trace: str | None = None,
-                 **thresholds: float) -> None:
+                 judge_every: int | None = None, num_classes: int | None = None,
+                 trace: str | None = None, **thresholds: float) -> None:
         unknown = sorted(set(thresholds) - set(DEFAULT_THRESHOLDS))
         if unknown:
             raise TypeError(f"unknown threshold(s) {', '.join(unknown)}; known: "
                             f"{', '.join(sorted(DEFAULT_THRESHOLDS))}")
         self.thresholds = {**DEFAULT_THRESHOLDS, **{k: float(v) for k, v in thresholds.items()}}
         self.batch_axis, self.stride, self.num_classes = batch_axis, stride, num_classes
+        self.judge_every = stride if judge_every is None else int(judge_every)
+        if self.judge_every < 1:
+            raise ValueError(f"judge_every must be >= 1; got {judge_every}")
         self.history = History(history)
         self._monitor = Monitor(batch_axis=batch_axis, stride=stride)
         self._findings: dict[tuple[str, str], Finding] = {}
         self._n = 0
         self._evaluated_n = -1
+        self._reference = (0.0, 0.0)  # loss and global gradient norm of the last full step
         self._memo: dict = {}
         #: Tracebacks of rules that failed (a bug in netmedic, never the user's problem).
         self.internal_errors: list[str] = []
@@ -91,7 +105,8 @@ class Doctor:
                 activation_kinds: Mapping[str, str] | None = None,
                 updates: Mapping[str, np.ndarray] | None = None,
                 labels: np.ndarray | Mapping[str, np.ndarray] | None = None,
-                grad_norm: float | None = None) -> list[Finding]:
+                grad_norm: float | None = None,
+                prev_grad_dots: Mapping[str, float] | None = None) -> list[Finding]:
         """Look at one training step; return the findings that are new at this step.
 
         Parameters
@@ -117,37 +132,49 @@ class Doctor:
             measuring every gradient: no pass over the arrays (per-tensor gradient norms come
             every ``stride`` steps). A non-finite value makes the step a full one, as a NaN
             anywhere in ``grads`` does. Findings are the same as without it.
+        prev_grad_dots : optional, with ``updates``: name -> ⟨g_{t−1}, Δw⟩, the previous step's
+            gradient (before clipping) dotted with the update it produced, when the caller
+            computes it right after its update (the engine does: both arrays are in cache then).
+            Without it the doctor copies the gradients of the step before a full one.
 
         Never raises on NaN/Inf, never prints NumPy warnings, keeps no reference to the arrays.
         """
-        record = self._monitor.light(self._n, step, loss, lr, grad_norm, params, grads)
+        forced = self._alarming(loss, grad_norm)
+        record = None if forced else self._monitor.light(self._n, step, loss, lr, grad_norm,
+                                                         params, grads)
         full = record is None
         if full:
             record, full = self._monitor.measure(
                 self._n, step, loss, lr, params, grads, activations, preactivations, inputs,
-                activation_kinds, updates, labels,
-                full=grad_norm is not None and not math.isfinite(grad_norm))
+                activation_kinds, updates, labels, full=forced, prev_grad_dots=prev_grad_dots)
         if self._trace is not None:
             self._trace.write(record, dict(loss=loss, lr=lr, params=params, grads=grads,
                                            activations=activations, preactivations=preactivations,
                                            inputs=inputs, activation_kinds=activation_kinds,
                                            updates=updates, labels=labels,
                                            grad_norm=grad_norm))
-        return self._accept(record, full)
+        return self._accept(record, full, urgent=forced)
 
     def wants_full(self, loss: Any = None, grad_norm: float | None = None) -> bool:
         """Whether the next :meth:`observe`, given this ``loss`` and ``grad_norm``, computes the
         full statistics: on the stride, or when either is not finite (``None`` counts as
-        finite). Without arguments: whether the stride asks for them whatever the values.
+        finite) or has jumped :data:`JUMP`× above the last full observation's. Without
+        arguments: whether the stride asks for them whatever the values.
         ``False`` means only the loss and ``grad_norm`` will be kept, so a probe may skip
         gathering activations and updates (and, when it is due, computing a global norm the
         doctor will measure per tensor anyway)."""
-        if self._monitor.is_full(self._n):
+        return self._monitor.is_full(self._n) or self._alarming(loss, grad_norm)
+
+    def _alarming(self, loss: Any, grad_norm: float | None) -> bool:
+        """Not finite, or jumped JUMP× above the last full observation (``None``: no sign)."""
+        value = scalar(loss, "loss")
+        if value is not None and not math.isfinite(value):
             return True
         if grad_norm is not None and not math.isfinite(grad_norm):
             return True
-        value = scalar(loss, "loss")
-        return value is not None and not math.isfinite(value)
+        ref_loss, ref_norm = self._reference
+        return (value is not None and ref_loss > 0 and value > JUMP * ref_loss) or (
+            grad_norm is not None and ref_norm > 0 and grad_norm > JUMP * ref_norm)
 
     def observe_record(self, record: Record, rich: bool = False) -> list[Finding]:
         """Feed one step's *statistics* (a trace line) instead of arrays: the replay path.
@@ -159,18 +186,32 @@ class Doctor:
         finite = (record.loss is None or math.isfinite(record.loss)) and all(
             math.isfinite(e.get("norm", 0.0)) for _, e in record.role("grad")) and (
             record.grad_norm is None or math.isfinite(record.grad_norm))
-        full = self._monitor.is_full(self._n) or rich or not finite
-        return self._accept(record, full)
+        record.finite = finite and not any(
+            not math.isfinite(e.get("norm", 0.0)) or e.get("nan") or e.get("inf")
+            for e in record.tensors.values())
+        on_stride = self._monitor.is_full(self._n)
+        # rich off the stride: the live doctor was alarmed there (a jump, a NaN): judge at once
+        return self._accept(record, on_stride or rich or not finite, urgent=rich and not on_stride)
 
     def mark_discontinuity(self) -> None:
         """The parameters were changed outside the optimizer (a rollback, a reload): do not
         compute Δw across this gap (it is not a training step). Not needed with ``updates``."""
         self._monitor.forget_previous()
 
-    def _accept(self, record: Record, full: bool) -> list[Finding]:
+    def _accept(self, record: Record, full: bool, urgent: bool = False) -> list[Finding]:
         self.history.append(record, full)
         self._n += 1
-        return self._evaluate() if full else []
+        if full and record.finite:
+            norm = record.global_grad_norm()
+            self._reference = (record.loss or 0.0, norm or 0.0)
+        if full and (record.n < FIRST_KEEP or urgent or not record.finite
+                     or record.n - self._evaluated_n >= self.judge_every):
+            return self._evaluate()
+        return []
+
+    def judge(self) -> list[Finding]:
+        """Run the rules now over the observations not judged yet; the findings this made."""
+        return self._evaluate() if self._evaluated_n < self._n - 1 else []
 
     def _evaluate(self) -> list[Finding]:
         ctx = RuleContext(self.history, self.thresholds, self._evaluated_n, self.num_classes,
@@ -201,7 +242,7 @@ class Doctor:
         """Judge the steps since the last full one (the loss trend of the tail) and flush the
         trace; returns the findings this made. Called by :meth:`summary` and :meth:`verdict`;
         harmless to call twice, or mid-run."""
-        new = self._evaluate() if self._evaluated_n < self._n - 1 else []
+        new = self.judge()
         if self._trace is not None:
             self._trace.flush()
         return new
@@ -239,7 +280,8 @@ class Doctor:
     def settings(self) -> dict[str, Any]:
         """What a replay needs to reproduce this doctor's decisions (the trace header)."""
         changed = {k: v for k, v in self.thresholds.items() if v != DEFAULT_THRESHOLDS[k]}
-        return {"stride": self.stride, "batch_axis": self.batch_axis,
+        return {"stride": self.stride, "judge_every": self.judge_every,
+                "batch_axis": self.batch_axis,
                 "num_classes": self.num_classes, "history": self.history.capacity,
                 "thresholds": changed}
 
@@ -252,4 +294,4 @@ class Doctor:
 
     def __repr__(self) -> str:
         return (f"Doctor({self._n} steps observed, {len(self._findings)} findings, "
-                f"stride={self.stride})")
+                f"stride={self.stride}, judge_every={self.judge_every})")

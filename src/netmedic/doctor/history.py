@@ -29,15 +29,16 @@ class Record:
     the caller's step number. ``loss`` is NaN when not finite and ``None`` when not given.
     ``grad_norm``: the global gradient norm the caller gave on a step without per-tensor
     statistics (``observe(grad_norm=…)``), else ``None`` (see :meth:`global_grad_norm`).
+    ``finite``: the loss and every statistic are finite (no NaN/Inf anywhere in the step).
     """
 
-    __slots__ = ("n", "step", "loss", "lr", "batch", "tensors", "cache", "grad_norm")
+    __slots__ = ("n", "step", "loss", "lr", "batch", "tensors", "cache", "grad_norm", "finite")
 
     def __init__(self, n: int, step: int, loss: float | None, lr: float | None,
                  batch: int | None, tensors: dict[str, dict[str, Any]],
-                 grad_norm: float | None = None) -> None:
+                 grad_norm: float | None = None, finite: bool = True) -> None:
         self.n, self.step, self.loss, self.lr = n, step, loss, lr
-        self.batch, self.tensors, self.grad_norm = batch, tensors, grad_norm
+        self.batch, self.tensors, self.grad_norm, self.finite = batch, tensors, grad_norm, finite
         self.cache: dict[str, Any] = {}  # values the rules derive from this record, computed once
 
     def role(self, role: str) -> list[tuple[str, dict[str, Any]]]:

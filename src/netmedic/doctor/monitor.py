@@ -9,12 +9,14 @@ Cost model (a 784-256-128-10 MLP step takes about 1 ms; the doctor's budget is ~
 - on *full* steps — the first ``stride`` observations, then every ``stride``-th, and any step
   whose loss or gradients are not finite — every statistic of every tensor given, but for two
   that cost passes over the largest arrays and that only one rule reads, in one situation:
-  parameters' min/max (the first FIRST_KEEP observations and non-finite steps) and gradients'
-  fraction of zeros (only when no activations are given);
+  parameters' and pre-activations' min/max (the first FIRST_KEEP observations and non-finite
+  steps) and gradients' fraction of zeros (only when no activations are given);
 - the step Δw = w_t − w_{t−1}: the caller's ``updates`` when given (the engine hands over its
   optimizer's last step: views, no copy). Otherwise the parameters are copied into preallocated
   buffers on the observation *before* a full one — only while the caller is not passing
-  ``updates`` on its full steps. The previous gradients (for ⟨g_{t−1}, Δw⟩) are copied there too.
+  ``updates`` on its full steps. The previous gradients (for ⟨g_{t−1}, Δw⟩) are copied there too,
+  unless the caller passes those products itself (``prev_grad_dots``: the engine computes them
+  right after its update, while both arrays are still in cache).
 
 Nothing the caller passed is referenced after :meth:`Monitor.measure` returns.
 """
@@ -52,6 +54,7 @@ class Monitor:
         self._prev_grads: dict[str, np.ndarray] = {}
         self._scratch: dict[str, np.ndarray] = {}
         self._updates_given = False  # the caller passed `updates` on its last full step
+        self._dots_given = False  # ...and `prev_grad_dots`
 
     def forget_previous(self) -> None:
         """Drop the buffered previous step (no Δw across a rollback or reload)."""
@@ -80,15 +83,18 @@ class Monitor:
                 grads: Arrays | None = None, activations: Arrays | None = None,
                 preactivations: Arrays | None = None, inputs: Any = None,
                 activation_kinds: Mapping[str, str] | None = None, updates: Arrays | None = None,
-                labels: Any = None, full: bool = False) -> tuple[Record, bool]:
+                labels: Any = None, full: bool = False,
+                prev_grad_dots: Mapping[str, float] | None = None) -> tuple[Record, bool]:
         """One observation -> ``(record, full)``; silent on NaN/Inf (``np.errstate`` inside).
         ``full``: take the full statistics whatever the stride (the caller saw a NaN)."""
         with np.errstate(all="ignore"):
             return self._measure(n, step, scalar(loss, "loss"), lr, params, grads, activations,
-                                 preactivations, inputs, activation_kinds, updates, labels, full)
+                                 preactivations, inputs, activation_kinds, updates, labels, full,
+                                 prev_grad_dots)
 
     def _measure(self, n, step, loss_value, lr, params, grads, activations, preactivations,
-                 inputs, activation_kinds, updates, labels, forced) -> tuple[Record, bool]:
+                 inputs, activation_kinds, updates, labels, forced,
+                 prev_grad_dots) -> tuple[Record, bool]:
         params = _as_dict(params, "params")
         grad_pairs = self._grad_names(_as_dict(grads, "grads"), params)
         lr_value = scalar(lr, "lr")
@@ -100,17 +106,19 @@ class Monitor:
         if not full:
             tensors = {f"grad/{name}": entry for name, entry in grad_entries.items()}
         else:
-            tensors, batch = self._full(n, params, dict(grad_pairs), grad_entries, activations,
-                                        preactivations, inputs, activation_kinds, updates, labels,
-                                        finite)
+            tensors, batch, finite = self._full(
+                n, params, dict(grad_pairs), grad_entries, activations, preactivations, inputs,
+                activation_kinds, updates, labels, finite, prev_grad_dots)
             self._updates_given = bool(updates)
+            self._dots_given = self._updates_given and prev_grad_dots is not None
         if self.is_full(n + 1):
             self._buffer(n, params, dict(grad_pairs))
-        return Record(n, int(step), loss_value, lr_value, batch, tensors), full
+        return Record(n, int(step), loss_value, lr_value, batch, tensors, finite=finite), full
 
     # ------------------------------------------------------------------------------ full steps
     def _full(self, n, params, grads, grad_entries, activations, preactivations, inputs,
-              activation_kinds, updates, labels, finite) -> tuple[dict[str, Any], int | None]:
+              activation_kinds, updates, labels, finite,
+              prev_grad_dots) -> tuple[dict[str, Any], int | None, bool]:
         axis = self.batch_axis
         tensors: dict[str, Any] = {}
         batch = None
@@ -132,7 +140,7 @@ class Monitor:
             if i < len(pre):
                 name, z = pre[i]
                 z = np.asarray(z)
-                tensors[f"preact/{name}"] = stats.preactivation_entry(z, axis)
+                tensors[f"preact/{name}"] = stats.preactivation_entry(z, axis, baseline)
                 batch = batch or stats.batch_size(z, axis)
             if i < len(act):
                 name, a = act[i]
@@ -152,16 +160,21 @@ class Monitor:
             if zeros and math.isfinite(entry["norm"]):
                 entry["zero_frac"] = stats.zero_fraction(g)
             tensors[f"grad/{name}"] = entry
-        tensors.update(self._updates(n, params, grads, updates))
+        tensors.update(self._updates(n, params, grads, updates, prev_grad_dots))
         for name, y in _named(labels, "labels").items():
             tensors[f"label/{name}"] = stats.label_entry(y, axis)
-        if not baseline and not (finite and all(map(_finite_entry, tensors.values()))):
+        finite = finite and all(map(_finite_entry, tensors.values()))
+        if not baseline and not finite:  # what grew too large: the ranges, now they matter
             for name, w in params.items():
                 stats.range_entry(w, tensors[f"param/{name}"])
-        return tensors, batch
+            for name, z in pre:
+                stats.range_entry(z, tensors[f"preact/{name}"])
+        return tensors, batch, finite
 
-    def _updates(self, n: int, params: Arrays, grads: Arrays, updates: Arrays | None) -> dict:
-        """``update/NAME`` entries for the step that led to this step's parameters."""
+    def _updates(self, n: int, params: Arrays, grads: Arrays, updates: Arrays | None,
+                 dots: Mapping[str, float] | None) -> dict:
+        """``update/NAME`` entries for the step that led to this step's parameters; ``dots``:
+        the caller's ⟨g_{t−1}, Δw⟩ by name (else from the buffered previous gradients)."""
         have_prev = self._prev_n == n - 1
         have_params = self._prev_params_n == n - 1
         given = dict(self._grad_names(_as_dict(updates, "updates"), params)) if updates else None
@@ -184,15 +197,21 @@ class Monitor:
             else:
                 continue
             grad = grads.get(name)
-            out[f"update/{name}"] = stats.update_entry(
-                delta, None if grad is None else np.asarray(grad), prev_grad)
+            dot = None if dots is None else dots.get(name)
+            entry = out[f"update/{name}"] = stats.update_entry(
+                delta, None if grad is None else np.asarray(grad),
+                prev_grad if dot is None else None)
+            if dot is not None:
+                entry["dot_prev_grad"] = float(dot)
         return out
 
     def _buffer(self, n: int, params: Arrays, grads: Arrays) -> None:
-        """Copy this step's gradients for the next, full, step's ⟨g_{t−1}, Δw⟩, and its
-        parameters for that step's Δw unless the caller has been passing ``updates``."""
-        _copy_into(self._prev_grads, grads)
-        self._prev_n = n
+        """Copy this step's gradients for the next, full, step's ⟨g_{t−1}, Δw⟩ unless the caller
+        has been passing those products, and its parameters for that step's Δw unless the caller
+        has been passing ``updates``."""
+        if not self._dots_given:
+            _copy_into(self._prev_grads, grads)
+            self._prev_n = n
         if not self._updates_given:
             _copy_into(self._prev_params, params)
             self._prev_params_n = n

@@ -11,8 +11,9 @@ Entry fields (all optional but ``norm``; see the README's trace format):
 ``nan``/``inf`` counts, present only when the tensor is not finite
 ``size``        number of elements; ``rms = norm / sqrt(size)``
 ``min``/``max`` extremes (``max_abs = max(|min|, |max|)``); not for gradients (no rule needs
-                them, and they cost two passes over the largest arrays); for parameters only
-                on the first 10 observations and on steps where something is not finite
+                them, and they cost two passes over the largest arrays); for parameters and
+                pre-activations only on the first 10 observations and on steps where
+                something is not finite (what overflowed)
 ``zero_frac``   fraction of elements exactly 0 (activations; gradients when no activations
                 are given: the dead-ReLU rule's fallback)
 ``width``       features per example (size / batch size): 784 for MNIST inputs
@@ -171,11 +172,16 @@ def activation_entry(a: Any, kind: str | None, batch_axis: int) -> Entry:
     return entry
 
 
-def preactivation_entry(a: Any, batch_axis: int) -> Entry:
-    """Pre-activations (the output of a dense/conv layer, logits last): norm, range, width."""
+def preactivation_entry(a: Any, batch_axis: int, ranges: bool = True) -> Entry:
+    """Pre-activations (the output of a dense/conv layer, logits last): norm, size, width, and
+    the range (``ranges=False``: without it, two passes fewer)."""
     a = np.asarray(a)
     v = flat(a)
-    entry = _range(v, _norm(v))
+    entry = _norm(v)
+    if ranges:
+        _range(v, entry)
+    else:
+        entry["size"] = int(v.size)
     entry["width"] = width(a, batch_axis)
     return entry
 

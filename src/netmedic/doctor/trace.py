@@ -144,7 +144,8 @@ def diagnose_trace(path: str | Path, **overrides: Any):
     from netmedic.doctor.doctor import Doctor
 
     settings, steps = read_trace(path)
-    kwargs = {k: v for k, v in settings.items() if k in SETTINGS[:4] and v is not None}
+    kwargs = {k: v for k, v in settings.items()
+              if k in SETTINGS and k != "thresholds" and v is not None}
     thresholds = dict(settings.get("thresholds") or {})
     kwargs.update({k: v for k, v in overrides.items() if v is not None})
     doctor = Doctor(**kwargs, **thresholds)

@@ -19,7 +19,7 @@ ROLES = ("input", "param", "grad", "update", "act", "preact", "label")
 ROLE_ALIASES = {"inputs": "input", "parameter": "param", "weight": "param", "params": "param",
                 "gradient": "grad", "grads": "grad", "activation": "act", "acts": "act",
                 "preactivation": "preact", "pre": "preact", "labels": "label", "updates": "update"}
-SETTINGS = ("stride", "batch_axis", "num_classes", "history", "thresholds")
+SETTINGS = ("stride", "judge_every", "batch_axis", "num_classes", "history", "thresholds")
 _NONFINITE = {"nan": math.nan, "NaN": math.nan, "inf": math.inf, "Infinity": math.inf,
               "+inf": math.inf, "-inf": -math.inf, "-Infinity": -math.inf}
 

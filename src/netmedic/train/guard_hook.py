@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any
 
 from rich.console import Console
@@ -55,30 +54,36 @@ class GuardHook:
         self._control = TrainerControl(trainer)
 
     def before_update(self, trainer: Trainer, state: StepState) -> bool:
-        with self._watching_rollbacks():
-            return self.guard.before_update(state.step, state.loss, state.grad_norm,
-                                            self._control)
+        return self._acting(self.guard.before_update, state.step, state.loss, state.grad_norm,
+                            self._control)
 
     def after_update(self, trainer: Trainer, state: StepState) -> None:
-        new = self.doctor_hook.new_findings if self.doctor_hook is not None else []
-        with self._watching_rollbacks():
-            self.guard.after_step(state.step, new, self._control)
-        self._stop_if_stopped()
+        new = self._new_findings()
+        if new:  # a step without findings changes nothing but the step count
+            self._acting(self.guard.after_step, state.step, new, self._control)
+            self._stop_if_stopped()
+        else:
+            self.guard.after_step(state.step, (), self._control)
 
     def on_epoch_end(self, trainer: Trainer, record: dict[str, Any]) -> None:
-        with self._watching_rollbacks():
-            self.guard.on_validation(record["epoch"], record["val_loss"], record["val_accuracy"],
-                                     self._control)
+        # the doctor's judgement of the epoch's last steps, then the validation split
+        self._acting(self.guard.after_step, trainer.step - 1, self._new_findings(), self._control)
+        self._acting(self.guard.on_validation, record["epoch"], record["val_loss"],
+                     record["val_accuracy"], self._control)
         self._stop_if_stopped()
 
-    @contextmanager
-    def _watching_rollbacks(self) -> Iterator[None]:
-        """Tell the doctor when the guard jumped the parameters back: that jump is no step."""
+    def _new_findings(self) -> list:
+        return self.doctor_hook.new_findings if self.doctor_hook is not None else []
+
+    def _acting(self, method: Callable[..., Any], *args: Any) -> Any:
+        """Call a guard method; tell the doctor when the guard jumped the parameters back
+        (that jump is no training step)."""
         before = len(self.guard.actions)
-        yield
-        jumped = any(a["action"] == "rollback" for a in self.guard.actions[before:])
-        if jumped and self.doctor_hook is not None:
+        result = method(*args)
+        if len(self.guard.actions) > before and self.doctor_hook is not None and any(
+                a["action"] == "rollback" for a in self.guard.actions[before:]):
             self.doctor_hook.doctor.mark_discontinuity()
+        return result
 
     def _stop_if_stopped(self) -> None:
         if self.guard.stopped:

@@ -10,6 +10,7 @@ activations, pre-activations and the optimizer's last step as Δw (no copy of th
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -18,16 +19,24 @@ from rich.text import Text
 
 from netmedic.doctor import Doctor
 from netmedic.doctor.finding import Finding
+from netmedic.doctor.guard import SNAPSHOT_EVERY
 from netmedic.report.record import HistogramRecorder, commit_trace
 from netmedic.report.rundata import ACTIVATIONS, TRACES
 from netmedic.train.hooks import StepState
 from netmedic.train.trainer import Trainer
 
 PREACTIVATION_KINDS = ("dense", "conv")
-#: full statistics (activations, zeros, saturation, update ratios) and the rules every 10th step
-#: (issue 4: "every 10 steps at most"); the loss and the non-finite check every step, from the
-#: global gradient norm the trainer computes anyway. Measured with bench/doctor_overhead.py.
-ENGINE_STRIDE = 10
+#: full statistics (activations, zeros, saturation, update ratios) every 25th step, and every
+#: step of the first 25 (issue 4: "the full statistics every 10 steps at most", read as a cap on
+#: how often); between them the loss and the non-finite check every step, from the global
+#: gradient norm the trainer computes anyway, and a closer look at once wherever the loss or that
+#: norm jumps (doctor.JUMP). bench/doctor_overhead.py measures stride 10 beside it.
+ENGINE_STRIDE = 25
+#: the rules judge those full steps in batches, every 50 steps (the first 10 steps, any
+#: non-finite step and any jump at once; at each epoch's end too): same findings, same steps,
+#: less work per step. Not more than the guard's SNAPSHOT_EVERY, so that an alarm is always
+#: heard before the guard trusts a snapshot taken after the step it is about.
+ENGINE_JUDGE_EVERY = SNAPSHOT_EVERY
 #: with an ``out_dir``, activation histograms for the report at a handful of steps: the first,
 #: the end of the first epoch, the middle, the last planned step, the first HISTOGRAM_ALARMS
 #: steps with a new alarm, and each epoch's last step (only the latest kept). ~1 ms each.
@@ -57,7 +66,7 @@ class DoctorHook:
         if self.doctor is None:
             trace = None if self.out_dir is None else str(self.out_dir / PARTIAL_TRACE)
             self.doctor = Doctor(num_classes=trainer.dataset.num_classes, stride=ENGINE_STRIDE,
-                                 trace=trace)
+                                 judge_every=ENGINE_JUDGE_EVERY, trace=trace)
         if self.out_dir is not None:
             self.histograms = HistogramRecorder()
             self._alarm_histograms = 0
@@ -71,6 +80,7 @@ class DoctorHook:
         self._kinds = {layer.name: layer.saturation for layer in self._activations}
         self._spans = _update_spans(trainer)
         self._stepped = False  # the previous step's update was applied
+        self._prev_dots: dict[str, float] | None = None  # ⟨g_{t−1}, Δw_t⟩ for a full step
 
     def before_update(self, trainer: Trainer, state: StepState) -> bool:
         # one global norm per step, shared with the trainer's non-finite check and the guard:
@@ -83,7 +93,8 @@ class DoctorHook:
             extra = dict(activations={layer.name: layer.output for layer in self._activations},
                          preactivations={layer.name: layer.output
                                          for layer in self._preactivations},
-                         updates=self._updates(trainer))
+                         updates=self._updates(trainer), prev_grad_dots=self._prev_dots)
+        self._prev_dots = None
         self.new_findings = self.doctor.observe(
             step=state.step, loss=state.loss, lr=state.lr, params=trainer.params,
             grads=trainer.grads, inputs=state.x, labels=state.y, activation_kinds=self._kinds,
@@ -93,14 +104,38 @@ class DoctorHook:
             state._grad_norm = self.doctor.history.recent[-1].global_grad_norm()
         if self.histograms is not None:
             self._histogram(state.step)
-        if self.console is not None:
-            for finding in self.new_findings:
-                if finding.is_alarm and (finding.kind, finding.where) not in self.known:
-                    self.console.print(_alert(finding), soft_wrap=True)
+        self._announce()
         return True
 
     def after_update(self, trainer: Trainer, state: StepState) -> None:
         self._stepped = state.applied
+        if self.doctor.wants_full() and not trainer.config.clip_value:
+            self._prev_dots = self._update_dots(trainer, state)
+
+    def _update_dots(self, trainer: Trainer, state: StepState) -> dict[str, float] | None:
+        """⟨g, Δw⟩ per parameter for the update just applied, while both are in cache: what
+        the doctor would otherwise get by copying every gradient for its next full step. The
+        gradient as computed, before the trainer's clipping by norm scaled it."""
+        steps = self._updates(trainer)
+        if steps is None:
+            return None
+        scale = 1.0
+        if trainer.clip_norm and state.applied and math.isfinite(state.grad_norm):
+            scale = max(1.0, (state.grad_norm + 1e-6) / trainer.clip_norm)  # undo the clip
+        with np.errstate(all="ignore"):
+            return {name: float(np.dot(trainer.grads[name].reshape(-1), step.reshape(-1))) * scale
+                    for name, step in steps.items()}
+
+    def on_epoch_end(self, trainer: Trainer, record: dict) -> None:
+        """Judge the epoch's last steps before the guard looks at the validation split."""
+        self.new_findings = self.doctor.judge()
+        self._announce()
+
+    def _announce(self) -> None:
+        if self.console is not None:
+            for finding in self.new_findings:
+                if finding.is_alarm and (finding.kind, finding.where) not in self.known:
+                    self.console.print(_alert(finding), soft_wrap=True)
 
     def _updates(self, trainer: Trainer) -> dict[str, np.ndarray] | None:
         """w_t − w_{t−1} by parameter name: views of the optimizer's last step (no copy); zeros

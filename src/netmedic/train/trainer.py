@@ -169,7 +169,9 @@ class Trainer:
                 buf = batches.get(len(idx))
                 if buf is None:
                     buf = batches[len(idx)] = np.empty((len(idx), *x_epoch.shape[1:]), self.dtype)
-                x = np.take(x_epoch, idx, axis=0, out=buf)
+                # mode="clip": the indices are a permutation, always valid; the default
+                # "raise" would gather into a temporary first and copy it into `buf`
+                x = np.take(x_epoch, idx, axis=0, out=buf, mode="clip")
                 y = arrays.y_train[idx]
                 state, hits = self._step(x, y)
                 losses.append(state.loss)

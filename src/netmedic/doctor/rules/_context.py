@@ -6,6 +6,7 @@ findings do not depend on when the doctor happened to evaluate it (live, or repl
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -66,15 +67,22 @@ class RuleContext:
         ``full[-1:]`` without copying the deque into a list."""
         return [self.history.full[which]] if self.history.full else []
 
+    @cached_property
+    def _full_n(self) -> list[int]:
+        return [r.n for r in self.full]
+
     def tail(self, record: Record, count: int, keep=None) -> list[Record]:
         """The last ``count`` full records up to and including ``record`` (oldest first) for
-        which ``keep(record)`` is true; looks back at most :data:`LOOKBACK` records."""
-        out: list[Record] = []
-        for i, r in enumerate(reversed(self.history.full)):  # the deque: no copy
-            if i >= LOOKBACK or len(out) == count:
-                break
-            if r.n <= record.n and (keep is None or keep(r)):
+        which ``keep(record)`` is true; looks back at most :data:`LOOKBACK` records from
+        ``record`` (so the answer does not depend on how many newer ones are held)."""
+        full, out = self.full, []
+        end = bisect.bisect_right(self._full_n, record.n)  # full[:end]: n <= record.n
+        for i in range(end - 1, max(end - 1 - LOOKBACK, -1), -1):
+            r = full[i]
+            if keep is None or keep(r):
                 out.append(r)
+                if len(out) == count:
+                    break
         return out[::-1]
 
     def previous(self, record: Record) -> Record | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -36,9 +37,8 @@ def up_fraction(values: np.ndarray) -> float:
     v = finite(np.asarray(values, dtype=float))
     if v.size < 3:
         return math.nan
-    diff = v[None, :] - v[:, None]
-    upper = np.triu_indices(v.size, k=1)
-    d = diff[upper]
+    i, j = _pairs(v.size)
+    d = v[j] - v[i]
     moved = np.count_nonzero(d)
     return float(np.count_nonzero(d > 0)) / moved if moved else 0.5
 
@@ -49,10 +49,19 @@ def slope(steps: np.ndarray, values: np.ndarray) -> float:
     t, v = np.asarray(steps, dtype=float)[keep], np.asarray(values, dtype=float)[keep]
     if t.size < 2:
         return math.nan
-    i, j = np.triu_indices(t.size, k=1)
+    i, j = _pairs(t.size)
     dt = t[j] - t[i]
     ok = dt != 0
     return float(np.median((v[j] - v[i])[ok] / dt[ok])) if np.any(ok) else math.nan
+
+
+@functools.lru_cache(maxsize=64)
+def _pairs(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Indices ``(i, j)`` of every pair ``i < j < n`` (built once per length: the rules ask
+    for the same few window lengths over and over)."""
+    i, j = np.triu_indices(n, k=1)
+    i.flags.writeable = j.flags.writeable = False
+    return i, j
 
 
 def fmt(x: float | None) -> str:

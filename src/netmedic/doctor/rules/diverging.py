@@ -41,8 +41,6 @@ def check(ctx: RuleContext) -> list[Finding]:
     idx = new_indices(ctx, minimum=2)
     if not idx.size:
         return []
-    if idx[0] >= 14 and _settled(ctx, steps, losses, idx):
-        return []
     fives = idx[idx >= 4]
     medians5 = row_median(windows(losses, fives, 5)) if fives.size else np.zeros(0)
     before = ctx.memo.get("best5", (math.inf, -1))  # best median of 5 so far, whole run
@@ -50,9 +48,13 @@ def check(ctx: RuleContext) -> list[Finding]:
     if fives.size and medians5.min() < before[0]:
         k = int(np.argmin(medians5))
         ctx.memo["best5"] = (float(medians5[k]), int(steps[fives[k]]))
-    # from the 15th loss on, a cheap vectorized pre-test: at least `factor`× the best median
+    # from the 15th loss on, a cheap vectorized pre-test of two necessary conditions: at least
+    # `factor`× the best median, and half the progress from the initial loss undone
     with np.errstate(all="ignore"):
         risen = medians5 >= ctx.th["diverge_factor"] * best5
+        if idx[0] >= 14:  # medians of 5 everywhere: one initial loss for all of them
+            initial = ctx.initial_loss(int(n[idx[0]]), 5)
+            risen &= ~(medians5 - best5 < DIVERGE_UNDONE * (initial - best5))
     if idx[0] >= 14 and not risen.any():
         return []  # the usual case, settled by the pre-test alone
     bests = {int(i): (float(m), float(b)) for i, m, b, r in
@@ -96,25 +98,6 @@ def check(ctx: RuleContext) -> list[Finding]:
         return [Finding("diverging_loss", "warning", int(steps[i]), "loss", evidence,
                         explanation, fix, remedy)]
     return []
-
-
-def _settled(ctx: RuleContext, steps, losses, idx) -> bool:
-    """The usual case, in plain Python (a few new losses, each past the 15th): no median of 5
-    has risen to ``diverge_factor``× the best so far; then the best is updated as below."""
-    start, end = int(idx[0]), int(idx[-1]) + 1
-    values = losses[start - 4: end].tolist()
-    factor = ctx.th["diverge_factor"]
-    before = ctx.memo.get("best5", (math.inf, -1))
-    best, first_best = before[0], None
-    for k in range(end - start):
-        median5 = sorted(values[k: k + 5])[2]
-        if median5 < best:
-            best, first_best = median5, k
-        if median5 >= factor * best:
-            return False  # the full test decides (and keeps the best itself)
-    if first_best is not None:
-        ctx.memo["best5"] = (best, int(steps[start + first_best]))
-    return True
 
 
 def _best_step(before, fives, medians5, steps, i) -> int:

@@ -36,6 +36,15 @@ def _ratio_history(ctx: RuleContext, upto, count: int) -> list[tuple[object, dic
     return [(r, *ctx.update_ratios(r)) for r in records]
 
 
+def _median_ratio(record, ratios: dict[str, float]) -> float:
+    """Median update/weight ratio over the weights of ``record`` (kept with the record: each
+    record sits in several windows)."""
+    value = record.cache.get("median_ratio")
+    if value is None:
+        value = record.cache["median_ratio"] = median(ratios.values())
+    return value
+
+
 def check_high(ctx: RuleContext) -> list[Finding]:
     if ctx.reported("lr_too_high") or ctx.reported("wrong_gradient"):
         return []  # after a wrong gradient, large steps are its consequence, not the LR's fault
@@ -43,7 +52,7 @@ def check_high(ctx: RuleContext) -> list[Finding]:
         tail = _ratio_history(ctx, record, 3)
         if len(tail) < 3 or tail[-1][0] is not record:
             continue  # three measured steps: one large first step is not a pattern
-        level = median([median(r.values()) for _, r, _ in tail])
+        level = median([_median_ratio(rec, r) for rec, r, _ in tail])
         initial = ctx.initial_loss(record.n, 1)  # the very first loss
         current = ctx.recent_loss(record.n) if record.loss_finite else math.nan
         stuck = not math.isfinite(current) or (math.isfinite(initial)
@@ -102,14 +111,16 @@ def check_low(ctx: RuleContext) -> list[Finding]:
         tail = _ratio_history(ctx, record, LR_LOW_MIN_SAMPLES)
         if len(tail) < LR_LOW_MIN_SAMPLES or tail[-1][0] is not record:
             continue
+        level = median([_median_ratio(r, ratios) for r, ratios, _ in tail])
+        if not level < ctx.th["update_ratio_low"]:
+            continue  # the usual case: decided before anything else is computed
+        top = median([max(r.values()) for _, r, _ in tail])
+        if not top < UPDATE_RATIO_LOW_FASTEST:
+            continue
         if any(sum(v > 0 for v in r.values()) * 2 < len(r) for _, r, _ in tail):
             continue  # most weights do not move at all: zero gradients, not a small LR
-        level = median([median(r.values()) for _, r, _ in tail])
-        top = median([max(r.values()) for _, r, _ in tail])
         initial = ctx.initial_loss(record.n)
         current = ctx.recent_loss(record.n)
-        if not (level < ctx.th["update_ratio_low"] and top < UPDATE_RATIO_LOW_FASTEST):
-            continue
         if math.isfinite(initial) and math.isfinite(current) and current < LR_LOW_LEVEL * initial:
             continue
         lr = ctx.lr_at(record)

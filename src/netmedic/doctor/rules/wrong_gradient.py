@@ -58,8 +58,10 @@ def check(ctx: RuleContext) -> list[Finding]:
         if third < 2 or median(window[-third:].tolist()) <= median(window[:third].tolist()):
             continue  # not even the medians rise: no need for the full trend test
         rising = up_fraction(window)
-        per_step = slope(steps[keep], window)
-        if not (rising >= ctx.th["wrong_gradient_rising"] and per_step > 0):
+        if not rising >= ctx.th["wrong_gradient_rising"]:
+            continue
+        per_step = slope(steps[keep], window)  # O(n²): only for a series that does rise
+        if not per_step > 0:
             continue
         expected = abs(median(predicted if descent >= agree else starts))
         if per_step > expected * WRONG_GRADIENT_MAGNITUDE:
