@@ -139,9 +139,14 @@ class Doctor:
 
         Never raises on NaN/Inf, never prints NumPy warnings, keeps no reference to the arrays.
         """
-        forced = self._alarming(loss, grad_norm)
-        record = None if forced else self._monitor.light(self._n, step, loss, lr, grad_norm,
-                                                         params, grads)
+        loss_value = scalar(loss, "loss")
+        forced = self._alarming(loss_value, grad_norm)
+        record = None if forced else self._monitor.light(self._n, step, loss_value, lr,
+                                                         grad_norm, params, grads)
+        if record is not None and self._trace is None:  # the usual step: nothing more to do
+            self.history.append(record, False)
+            self._n += 1
+            return []
         full = record is None
         if full:
             record, full = self._monitor.measure(
@@ -163,11 +168,14 @@ class Doctor:
         ``False`` means only the loss and ``grad_norm`` will be kept, so a probe may skip
         gathering activations and updates (and, when it is due, computing a global norm the
         doctor will measure per tensor anyway)."""
-        return self._monitor.is_full(self._n) or self._alarming(loss, grad_norm)
+        if self._monitor.is_full(self._n):
+            return True
+        return (loss is not None or grad_norm is not None) and self._alarming(
+            scalar(loss, "loss"), grad_norm)
 
-    def _alarming(self, loss: Any, grad_norm: float | None) -> bool:
-        """Not finite, or jumped JUMP× above the last full observation (``None``: no sign)."""
-        value = scalar(loss, "loss")
+    def _alarming(self, value: float | None, grad_norm: float | None) -> bool:
+        """The loss ``value`` or ``grad_norm`` is not finite, or jumped JUMP× above the last
+        full observation's (``None``: no sign)."""
         if value is not None and not math.isfinite(value):
             return True
         if grad_norm is not None and not math.isfinite(grad_norm):

@@ -98,11 +98,11 @@ class History:
         self.capacity = capacity
         self.recent: deque[Record] = deque(maxlen=capacity)
         self.full: deque[Record] = deque(maxlen=capacity)
-        # n, step and loss of the recent records, each written twice (at i and i + capacity),
-        # so that the last `capacity` of them are always one contiguous slice: no copy to read
-        self._ring_n = np.zeros(2 * capacity, np.int64)
-        self._ring_step = np.zeros(2 * capacity, np.int64)
-        self._ring_loss = np.full(2 * capacity, np.nan)
+        # n, step and loss of the recent records (plain lists: a list store is a third of a
+        # NumPy scalar store, and this runs every step; arrays are made when the rules read)
+        self._ring_n = [0] * capacity
+        self._ring_step = [0] * capacity
+        self._ring_loss = [math.nan] * capacity
         self.first: list[Record] = []
         self._thinned: list[Record] = []
         self._thin_every = 1
@@ -114,10 +114,9 @@ class History:
         if full:
             self.full.append(record)
         at = self.count % self.capacity
-        loss = math.nan if record.loss is None else record.loss
-        self._ring_n[at] = self._ring_n[at + self.capacity] = record.n
-        self._ring_step[at] = self._ring_step[at + self.capacity] = record.step
-        self._ring_loss[at] = self._ring_loss[at + self.capacity] = loss
+        self._ring_n[at] = record.n
+        self._ring_step[at] = record.step
+        self._ring_loss[at] = math.nan if record.loss is None else record.loss
         if len(self.first) < FIRST_KEEP:
             self.first.append(record)
         if record.n % self._thin_every == 0:
@@ -129,13 +128,17 @@ class History:
 
     def loss_window(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(n, steps, losses)`` of the recent records, oldest first (NaN: missing/non-finite);
-        read-only views, valid until the next :meth:`append`."""
-        start = self.count % self.capacity if self.count > self.capacity else 0
-        end = start + min(self.count, self.capacity)  # the oldest sits where the next one goes
-        out = (self._ring_n[start:end], self._ring_step[start:end], self._ring_loss[start:end])
-        for view in out:
-            view.flags.writeable = False
-        return out
+        read-only arrays."""
+        at = self.count % self.capacity  # the oldest sits where the next one goes
+        order = slice(0, self.count) if self.count <= self.capacity else None
+        out = []
+        for ring, dtype in ((self._ring_n, np.int64), (self._ring_step, np.int64),
+                            (self._ring_loss, np.float64)):
+            values = ring[order] if order is not None else ring[at:] + ring[:at]
+            array = np.array(values, dtype=dtype)
+            array.flags.writeable = False
+            out.append(array)
+        return out[0], out[1], out[2]
 
     def __len__(self) -> int:
         return self.count

@@ -63,15 +63,15 @@ class Monitor:
     def is_full(self, n: int) -> bool:
         return n < self.stride or n % self.stride == 0
 
-    def light(self, n: int, step: int, loss: Any, lr: Any, grad_norm: Any,
+    def light(self, n: int, step: int, loss_value: float | None, lr: Any, grad_norm: Any,
               params: Arrays | None, grads: Arrays | None) -> Record | None:
         """The record of a step without full statistics, given the caller's global gradient
-        norm: loss, lr and that norm (``Record.grad_norm``; no per-tensor entries), O(1) work
-        but on the step before a full one. ``None`` when :meth:`measure` must look: full
-        statistics due, no ``grad_norm``, or the loss or the norm not finite."""
+        norm: the loss (already a float), lr and that norm (``Record.grad_norm``; no per-tensor
+        entries), O(1) work but on the step before a full one. ``None`` when :meth:`measure`
+        must look: full statistics due, no ``grad_norm``, or the loss or the norm not finite."""
         if grad_norm is None or self.is_full(n):
             return None
-        loss_value, norm = scalar(loss, "loss"), scalar(grad_norm, "grad_norm")
+        norm = scalar(grad_norm, "grad_norm")
         if not math.isfinite(norm) or (loss_value is not None and not math.isfinite(loss_value)):
             return None
         if self.is_full(n + 1):

@@ -85,23 +85,25 @@ class DoctorHook:
     def before_update(self, trainer: Trainer, state: StepState) -> bool:
         # one global norm per step, shared with the trainer's non-finite check and the guard:
         # the doctor keeps it on light steps; on full ones it measures every gradient anyway
-        due = self.doctor.wants_full()
+        doctor = self.doctor
+        due = doctor.wants_full()
         norm = None if due else state.grad_norm
-        full = due or self.doctor.wants_full(state.loss, norm)
-        extra = {}
-        if full:
-            extra = dict(activations={layer.name: layer.output for layer in self._activations},
-                         preactivations={layer.name: layer.output
-                                         for layer in self._preactivations},
-                         updates=self._updates(trainer), prev_grad_dots=self._prev_dots)
+        if due or doctor.wants_full(state.loss, norm):
+            self.new_findings = doctor.observe(
+                step=state.step, loss=state.loss, lr=state.lr, params=trainer.params,
+                grads=trainer.grads, inputs=state.x, labels=state.y,
+                activation_kinds=self._kinds, grad_norm=norm,
+                activations={layer.name: layer.output for layer in self._activations},
+                preactivations={layer.name: layer.output for layer in self._preactivations},
+                updates=self._updates(trainer), prev_grad_dots=self._prev_dots)
+            # per-tensor norms, rescaled where a float32 square overflows: finite when every
+            # gradient is, unlike one float32 dot over them all (|g| ~ 1e20 overflows)
+            state._grad_norm = doctor.history.recent[-1].global_grad_norm()
+        else:  # the usual step: the loss and the norm only
+            self.new_findings = doctor.observe(step=state.step, loss=state.loss, lr=state.lr,
+                                               params=trainer.params, grads=trainer.grads,
+                                               grad_norm=norm)
         self._prev_dots = None
-        self.new_findings = self.doctor.observe(
-            step=state.step, loss=state.loss, lr=state.lr, params=trainer.params,
-            grads=trainer.grads, inputs=state.x, labels=state.y, activation_kinds=self._kinds,
-            grad_norm=norm, **extra)
-        if full:  # per-tensor norms, rescaled where a float32 square overflows: finite when
-            # every gradient is, unlike one float32 dot over them all (|g| ~ 1e20 overflows)
-            state._grad_norm = self.doctor.history.recent[-1].global_grad_norm()
         if self.histograms is not None:
             self._histogram(state.step)
         self._announce()
