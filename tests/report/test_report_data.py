@@ -189,3 +189,20 @@ def test_data_uri_matches_the_png_file(tmp_path):
     data = base64.b64encode((tmp_path / "loss.png").read_bytes()).decode()
     assert f'src="data:image/png;base64,{data}"' in page.read_text()
     assert json.loads((tmp_path / "metrics.json").read_text())["train_loss"] == [1.0, 0.5]
+
+
+def test_the_global_gradient_norm_has_every_step_per_parameter_norms_the_full_ones():
+    from netmedic.report.series import global_grad_norm, grad_norms
+
+    doctor = Doctor(stride=4)
+    w, g = {"W1": np.ones((3, 2)), "b1": np.ones(2)}, {"W1": np.full((3, 2), 0.5), "b1": np.ones(2)}
+    for step in range(10):
+        doctor.observe(step=step, loss=1.0, lr=0.1, params=w, grads=g, grad_norm=2.0 + step)
+    records = doctor.history.records
+    total = global_grad_norm(records)
+    assert total.steps.tolist() == list(range(10))
+    full = {0, 1, 2, 3, 4, 8}  # the first `stride` observations, then every 4th
+    expected = [np.sqrt(6 * 0.25 + 2) if s in full else 2.0 + s for s in range(10)]
+    np.testing.assert_allclose(total.values, expected)
+    assert {s.label: s.steps.tolist() for s in grad_norms(records)} == {
+        "W1": sorted(full), "b1": sorted(full)}

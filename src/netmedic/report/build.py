@@ -56,9 +56,11 @@ CAPTIONS = {
             "list above (solid: error, dashed: warning, dotted: info). Markers along the bottom: "
             "what the guard did. Hatched bands and × along the top: steps where the loss was NaN "
             "or infinite.",
-    "grad_norms": "‖∂loss/∂w‖ of every parameter at every step (log scale; biases dashed; a "
-                  "long run is drawn as the geometric mean of every few steps, its range as a "
-                  "band). "
+    "grad_norms": "‖∂loss/∂w‖ of every parameter at the doctor's full steps (every 25th step "
+                  "of netmedic train, every step of the first 25, and wherever the loss or the "
+                  "norm jumped; log scale; biases dashed; a long run is drawn as the geometric "
+                  "mean of every few steps, its range as a band), and in grey the global norm "
+                  "√Σ‖g‖² at every step. "
                   "Healthy: lines roughly level or slowly falling, within a few decades of each "
                   "other. Exploding: lines climbing by decades. Vanishing: the first layers "
                   "decades below the last.",
@@ -95,7 +97,8 @@ def build_report(run: RunData | str | Path) -> Report:
                              run.guard_actions),
              "metrics.json has no train_loss/val_loss and there is no trace"),
         Plot("grad_norms.png", "Gradient norm per layer", CAPTIONS["grad_norms"],
-             plots.plot_grad_norms(series.grad_norms(records), numbered),
+             plots.plot_grad_norms(series.grad_norms(records), numbered,
+                                   series.global_grad_norm(records)),
              trace_note or "the trace has no gradient norms"),
         Plot("update_ratio.png", "Update/weight ratio per layer", CAPTIONS["update_ratio"],
              plots.plot_update_ratios(ratios, numbered),

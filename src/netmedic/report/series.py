@@ -128,6 +128,16 @@ def grad_norms(records: Sequence[Record]) -> list[Series]:
     return _per_tensor(records, "grad", lambda r, name, entry: entry.get("norm"))
 
 
+def global_grad_norm(records: Sequence[Record]) -> Series | None:
+    """√Σ‖g‖² over every gradient at every step the trace has it: between the doctor's full
+    steps (per-parameter norms) the probe's global norm is kept, so this line has every step."""
+    pairs = [(r.step, norm) for r in records if (norm := r.global_grad_norm()) is not None]
+    if not pairs:
+        return None
+    steps, values = zip(*pairs, strict=True)
+    return Series("global √Σ‖g‖²", np.array(steps, np.int64), np.array(values, float))
+
+
 def update_ratios(records: Sequence[Record]) -> list[Series]:
     """‖Δw‖ / ‖w‖ of every weight at the steps where the update was measured (every
     stride-th step); biases are left out, as the doctor's rule leaves them out."""

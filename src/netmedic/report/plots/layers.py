@@ -23,13 +23,19 @@ def _numbered_note(numbered: Sequence[tuple[int, Finding]]) -> str:
         else ""
 
 
-def plot_grad_norms(series: Sequence[Series],
-                    numbered: Sequence[tuple[int, Finding]]) -> bytes | None:
-    """PNG of ‖grad‖ per parameter over the steps; biases dashed, thinner."""
+def plot_grad_norms(series: Sequence[Series], numbered: Sequence[tuple[int, Finding]],
+                    total: Series | None = None) -> bytes | None:
+    """PNG of ‖grad‖ per parameter at the measured steps (biases dashed, thinner) and of the
+    global norm ``total`` at every step (grey, behind them)."""
     if not series:
         return None
     with style.figure(4.8) as fig:
         ax = fig.add_subplot()
+        if total is not None and style.finite_positive(total.values).any():
+            line = total.thinned()
+            shown = np.where(style.finite_positive(line.values), line.values, np.nan)
+            ax.plot(line.steps, shown, color="#888888", linewidth=0.8, alpha=0.9, zorder=1,
+                    label=f"{total.label} (every step)")
         drawn = _lines(ax, series, "‖grad‖")
         if drawn:
             ax.set_yscale("log")
