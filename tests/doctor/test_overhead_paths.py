@@ -4,6 +4,7 @@ engine probe wiring both. Each must tell the same story as the full path."""
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -271,3 +272,53 @@ def test_a_jump_between_full_steps_gets_a_full_look_judged_at_once():
     assert doctor.history.full[-1].step == 30
     assert doctor.history.full[-1].get("grad", "w")["norm"] == pytest.approx(800.0)
     assert [(f.kind, f.step) for f in new] == [("exploding_gradients", 30)]
+
+
+def _cadence_records():
+    """The loss falls, then jumps back up at step 100 while the steps stay large: lr_too_high
+    only once the divergence it quotes as harm has happened."""
+    from netmedic.doctor.history import Record
+
+    rng = np.random.default_rng(1)
+    for step in range(160):
+        loss = max(2.3 * 0.7 ** step, 0.5) if step < 100 else 2.0
+        loss *= 1 + 0.01 * rng.standard_normal()
+        yield Record(0, step, loss, 0.1, 32, {
+            "param/W1": {"norm": 10.0, "shape": [10, 10], "size": 100},
+            "param/W2": {"norm": 10.0, "shape": [10, 10], "size": 100},
+            "grad/W1": {"norm": 1.0}, "grad/W2": {"norm": 1.0},
+            "update/W1": {"norm": 2.0}, "update/W2": {"norm": 2.0}})
+
+
+def test_a_batch_is_judged_step_by_step_as_the_run_was_then():
+    """A rule must not see what another rule found at a later step of the same batch."""
+    stories = []
+    for judge_every in (1, 50):
+        doctor = Doctor(stride=1, judge_every=judge_every, num_classes=10)
+        for record in _cadence_records():
+            doctor.observe_record(record, rich=True)
+        doctor.finish()
+        stories.append(sorted((f.step, f.kind, f.where, f.evidence) for f in doctor.findings))
+    assert ("lr_too_high" in {kind for _, kind, _, _ in stories[0]}) and stories[0] == stories[1]
+    high = next(step for step, kind, _, _ in stories[1] if kind == "lr_too_high")
+    diverging = next(step for step, kind, _, _ in stories[1] if kind == "diverging_loss")
+    assert high >= 100 and diverging >= 100
+
+
+def test_judge_every_must_leave_the_rules_their_history():
+    with pytest.raises(ValueError, match="judge_every=16 with stride=1"):
+        Doctor(stride=1, judge_every=16, history=16)
+    Doctor(stride=25, judge_every=50)  # the engine's: 75 <= 256
+
+
+def test_a_nonfinite_grad_norm_line_does_not_hide_the_nan_after_it(tmp_path):
+    path = tmp_path / "t.jsonl"
+    lines = [{"netmedic_trace": 1, "stride": 10},
+             {"step": 0, "loss": 2.3, "tensors": {"grad/W": {"norm": 1.0}}},
+             {"step": 1, "loss": 2.2, "tensors": {"grad/W": {"norm": 1.0}}},
+             {"step": 2, "loss": 2.1, "grad_norm": "inf", "tensors": {}},
+             {"step": 3, "loss": 2.0, "tensors": {"grad/W": {"norm": "nan", "nan": 4,
+                                                             "size": 100}}}]
+    path.write_text("\n".join(json.dumps(line) for line in lines) + "\n")
+    found = [(f.kind, f.where, f.step) for f in diagnose_trace(path).findings]
+    assert ("nonfinite", "W", 3) in found

@@ -3,6 +3,7 @@
 import json
 
 import numpy as np
+import pytest
 from rich.console import Console
 
 from netmedic.train import TrainConfig, run_training
@@ -97,3 +98,76 @@ def test_pixels_near_1e20_overflow_float32_and_the_first_tensor_is_named(tiny_np
     state, arrays = ckpt.read(tmp_path / "run")
     assert state["epoch"] == 0, "the initial state is the last healthy checkpoint"
     assert all(np.isfinite(v).all() for k, v in arrays.items() if k.startswith("params/"))
+
+
+def _guarded_trainer(tiny_npz, hooks, **overrides):
+    from netmedic.data import load
+    from netmedic.train.trainer import Trainer
+
+    values = dict(data=str(tiny_npz), model="mlp:64-32-10:relu", epochs=3, batch_size=8,
+                  augment=0, lr=0.01, optimizer="sgd", schedule="constant", guard=True,
+                  patience=0)
+    values.update(overrides)
+    return Trainer(TrainConfig(**values), load(str(tiny_npz), progress=False), hooks=hooks)
+
+
+@pytest.mark.parametrize("with_doctor", [False, True])
+def test_a_guard_stop_ends_training_at_that_step(tiny_npz, with_doctor):
+    from netmedic.doctor.guard import Guard
+    from netmedic.train.guard_hook import GuardHook
+    from netmedic.train.probe import DoctorHook
+
+    doctor = DoctorHook() if with_doctor else None
+    guard = GuardHook(doctor, guard=Guard(max_rollbacks=0))
+    trainer = _guarded_trainer(tiny_npz, [h for h in (doctor, guard) if h], lr=1e6)
+    with np.errstate(all="ignore"):
+        trainer.fit()
+    stop = [a for a in guard.guard.actions if a["action"] == "stop"]
+    assert stop and stop[0]["step"] < 5 < trainer.steps_per_epoch
+    assert trainer.step - stop[0]["step"] <= 1  # not one forward pass more
+    assert trainer.stop_reason.startswith("the guard stopped training")
+
+
+def test_the_guard_hears_pending_judgements_before_it_trusts_a_snapshot(tiny_npz):
+    """A doctor that judges in batches: at the step the guard would trust its candidate, the
+    pending steps are judged first; an alarm then rolls back to the older, trusted state and
+    the step's update (its gradients belong to the state rolled back) is not applied."""
+    from netmedic.doctor.finding import Finding
+    from netmedic.doctor.guard import Guard
+    from netmedic.train.guard_hook import GuardHook
+
+    class BatchedDoctor:
+        def __init__(self):
+            self.new_findings, self.judged_at, self.doctor = [], [], self
+
+        def before_update(self, trainer, state):
+            self.new_findings, self.step = [], state.step
+            return True
+
+        def judge(self):
+            self.judged_at.append(self.step)
+            alarm = Finding("lr_too_high", "error", self.step - 2, "dense1", "measured", "why",
+                            "fix", {"action": "set_lr", "lr": 0.001})
+            self.new_findings = [alarm] if self.step >= 10 else []
+            return self.new_findings
+
+        def mark_discontinuity(self):
+            pass
+
+    doctor = BatchedDoctor()
+    guard = GuardHook(doctor, guard=Guard(snapshot_every=5))
+    applied = []
+
+    class Applied:
+        def after_update(self, trainer, state):
+            applied.append((state.step, state.applied))
+
+    trainer = _guarded_trainer(tiny_npz, [doctor, guard, Applied()])
+    trainer.start()
+    x, y = trainer.arrays.x_train[:8], trainer.arrays.y_train[:8]
+    for _ in range(12):
+        trainer._step(x, y)
+    assert doctor.judged_at == [5, 10]  # each time a candidate was about to be trusted
+    rollback = next(a for a in guard.guard.actions if a["action"] == "rollback")
+    assert rollback["step"] == 10 and "back to the state of step 0" in rollback["reason"]
+    assert (10, False) in applied and (9, True) in applied

@@ -33,6 +33,7 @@ from netmedic.doctor.finding import Finding
 from netmedic.doctor.history import FIRST_KEEP, History, Record
 from netmedic.doctor.monitor import Monitor, scalar
 from netmedic.doctor.rules import DEFAULT_THRESHOLDS, RULES, RuleContext
+from netmedic.doctor.stats import finite_entry
 
 MAX_INTERNAL_ERRORS = 20  # tracebacks kept from failing rules (memory stays bounded)
 #: between full observations, a loss or global gradient norm 10× that of the last full one makes
@@ -54,12 +55,14 @@ class Doctor:
         ``stride``-th step (and on any step whose loss or gradients are not finite); the loss
         and the gradient norms (or the caller's ``grad_norm``) on every step. 1 = everything
         every step.
-    judge_every : the rules judge the new full observations at most every ``judge_every``
-        observations (default: ``stride``, i.e. every full one); the first observations and any
-        non-finite one are judged at once. Each record is judged exactly once, in order, so the
-        findings (and their steps) are the same whatever the cadence; a larger one only reports
-        them up to ``judge_every − 1`` steps later, for less work per step. :meth:`judge` (and
-        :meth:`finish`) judge what is pending at any time.
+    judge_every : the rules judge the new full observations in batches, on the first full
+        observation of each block of ``judge_every`` (default: ``stride``, i.e. every full one);
+        the first 10 observations, any non-finite one and any jump (:data:`JUMP`) are judged at
+        once. Within a batch each full observation is judged in turn with the rules seeing the
+        run as it was then, so findings, steps and evidence are those of judging each on arrival
+        (tested); a batch only reports them later (by at most ``judge_every + stride − 1``
+        observations), for less work per step. ``judge_every + stride`` must fit in half the
+        ``history``. :meth:`judge` (and :meth:`finish`) judge what is pending at any time.
     num_classes : for ``initial_loss_off`` and ``label_error``; inferred from the labels or the
         width of the last pre-activation (logits) when not given.
     trace : write a trace while watching: a path ending in ``.jsonl`` (per-tensor statistics,
@@ -80,6 +83,12 @@ class Doctor:
         self.judge_every = stride if judge_every is None else int(judge_every)
         if self.judge_every < 1:
             raise ValueError(f"judge_every must be >= 1; got {judge_every}")
+        if judge_every is not None and judge_every + stride > history // 2:
+            raise ValueError(
+                f"judge_every={judge_every} with stride={stride} would let steps leave the "
+                f"history ({history} steps) before the rules judge them with the windows they "
+                f"need; keep judge_every + stride <= history // 2 = {history // 2}, or raise "
+                "history")
         self.history = History(history)
         self._monitor = Monitor(batch_axis=batch_axis, stride=stride)
         self._findings: dict[tuple[str, str], Finding] = {}
@@ -131,7 +140,8 @@ class Doctor:
             without the full statistics the doctor then keeps this one number instead of
             measuring every gradient: no pass over the arrays (per-tensor gradient norms come
             every ``stride`` steps). A non-finite value makes the step a full one, as a NaN
-            anywhere in ``grads`` does. Findings are the same as without it.
+            anywhere in ``grads`` does, and so does a jump (:data:`JUMP`). Findings are the
+            same as without it, but for what those closer looks add.
         prev_grad_dots : optional, with ``updates``: name -> ⟨g_{t−1}, Δw⟩, the previous step's
             gradient (before clipping) dotted with the update it produced, when the caller
             computes it right after its update (the engine does: both arrays are in cache then).
@@ -191,15 +201,16 @@ class Doctor:
         the stride. ``record.n`` is reassigned to this doctor's count.
         """
         record.n = self._n
-        finite = (record.loss is None or math.isfinite(record.loss)) and all(
-            math.isfinite(e.get("norm", 0.0)) for _, e in record.role("grad")) and (
-            record.grad_norm is None or math.isfinite(record.grad_norm))
-        record.finite = finite and not any(
-            not math.isfinite(e.get("norm", 0.0)) or e.get("nan") or e.get("inf")
-            for e in record.tensors.values())
+        # the loss and the tensors, as the monitor decides it live; a non-finite grad_norm
+        # alone names no tensor, but makes the step one to judge at once
+        record.finite = (record.loss is None or math.isfinite(record.loss)) and all(
+            map(finite_entry, record.tensors.values()))
+        norm_ok = record.grad_norm is None or math.isfinite(record.grad_norm)
         on_stride = self._monitor.is_full(self._n)
         # rich off the stride: the live doctor was alarmed there (a jump, a NaN): judge at once
-        return self._accept(record, on_stride or rich or not finite, urgent=rich and not on_stride)
+        urgent = (rich and not on_stride) or not norm_ok
+        return self._accept(record, on_stride or rich or urgent or not record.finite,
+                            urgent=urgent)
 
     def mark_discontinuity(self) -> None:
         """The parameters were changed outside the optimizer (a rollback, a reload): do not
@@ -212,8 +223,10 @@ class Doctor:
         if full and record.finite:
             norm = record.global_grad_norm()
             self._reference = (record.loss or 0.0, norm or 0.0)
+        # on a fixed grid of observations (a judgement off the grid does not shift it), so no
+        # full step waits more than judge_every + stride - 1 observations
         if full and (record.n < FIRST_KEEP or urgent or not record.finite
-                     or record.n - self._evaluated_n >= self.judge_every):
+                     or record.n // self.judge_every > self._evaluated_n // self.judge_every):
             return self._evaluate()
         return []
 
@@ -222,9 +235,25 @@ class Doctor:
         return self._evaluate() if self._evaluated_n < self._n - 1 else []
 
     def _evaluate(self) -> list[Finding]:
+        """Judge what is new: each full step not judged yet in turn, the rules seeing the run as
+        it was when that step was observed, then the losses after the last one. So findings,
+        steps and evidence are those of judging every full step on arrival, however the
+        judgements are spaced."""
+        upto = []
+        for record in reversed(self.history.full):
+            if record.n <= self._evaluated_n:
+                break
+            upto.append(record.n)
+        upto.reverse()
+        if not upto or upto[-1] < self._n - 1:
+            upto.append(self._n - 1)
+        shared: dict = {}  # lists and arrays made once for all of them
+        return [finding for n in upto for finding in self._evaluate_upto(n, shared)]
+
+    def _evaluate_upto(self, upto_n: int, shared: dict) -> list[Finding]:
         ctx = RuleContext(self.history, self.thresholds, self._evaluated_n, self.num_classes,
-                          dict(self._findings), self._memo)
-        self._evaluated_n = self._n - 1
+                          dict(self._findings), self._memo, upto_n=upto_n, shared=shared)
+        self._evaluated_n = upto_n
         new: list[Finding] = []
         with np.errstate(all="ignore"), warnings.catch_warnings():
             warnings.simplefilter("ignore")

@@ -117,6 +117,12 @@ class Guard:
         return None if self._trusted is None else self._trusted[0]
 
     @property
+    def promotion_due(self) -> bool:
+        """The next healthy step trusts the candidate snapshot (a watcher whose alarms come in
+        batches delivers them before that step: see ``GuardHook``)."""
+        return self._candidate is not None and self._since_candidate >= self.snapshot_every
+
+    @property
     def grad_norm_history(self) -> tuple[float, ...]:
         """Gradient norms of the steps confirmed healthy (what clipping is measured on)."""
         return tuple(self._norms)

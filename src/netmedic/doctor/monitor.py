@@ -86,7 +86,8 @@ class Monitor:
                 labels: Any = None, full: bool = False,
                 prev_grad_dots: Mapping[str, float] | None = None) -> tuple[Record, bool]:
         """One observation -> ``(record, full)``; silent on NaN/Inf (``np.errstate`` inside).
-        ``full``: take the full statistics whatever the stride (the caller saw a NaN)."""
+        ``full``: take the full statistics whatever the stride (the caller saw a NaN or a
+        jump)."""
         with np.errstate(all="ignore"):
             return self._measure(n, step, scalar(loss, "loss"), lr, params, grads, activations,
                                  preactivations, inputs, activation_kinds, updates, labels, full,
@@ -110,7 +111,9 @@ class Monitor:
                 n, params, dict(grad_pairs), grad_entries, activations, preactivations, inputs,
                 activation_kinds, updates, labels, finite, prev_grad_dots)
             self._updates_given = bool(updates)
-            self._dots_given = self._updates_given and prev_grad_dots is not None
+            # a closer look off the stride (a jump) comes without them: keep the last answer
+            if prev_grad_dots is not None or not self._updates_given:
+                self._dots_given = prev_grad_dots is not None
         if self.is_full(n + 1):
             self._buffer(n, params, dict(grad_pairs))
         return Record(n, int(step), loss_value, lr_value, batch, tensors, finite=finite), full
@@ -163,7 +166,7 @@ class Monitor:
         tensors.update(self._updates(n, params, grads, updates, prev_grad_dots))
         for name, y in _named(labels, "labels").items():
             tensors[f"label/{name}"] = stats.label_entry(y, axis)
-        finite = finite and all(map(_finite_entry, tensors.values()))
+        finite = finite and all(map(stats.finite_entry, tensors.values()))
         if not baseline and not finite:  # what grew too large: the ranges, now they matter
             for name, w in params.items():
                 stats.range_entry(w, tensors[f"param/{name}"])
@@ -232,10 +235,6 @@ class Monitor:
                 mapped.sort(key=lambda pair: order.get(pair[0], len(order)))
             names = self._names[keys] = mapped
         return [(name, grads[key]) for name, key in names]
-
-
-def _finite_entry(entry: dict[str, Any]) -> bool:
-    return math.isfinite(entry.get("norm", 0.0)) and not (entry.get("nan") or entry.get("inf"))
 
 
 def _copy_into(buffers: dict[str, np.ndarray], arrays: Arrays) -> None:

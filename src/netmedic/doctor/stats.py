@@ -70,6 +70,11 @@ def _norm(v: np.ndarray) -> Entry:
     return {"norm": big * math.sqrt(float(np.dot(scaled, scaled)))}
 
 
+def finite_entry(entry: Entry) -> bool:
+    """No NaN/Inf in the tensor an entry describes (as far as its fields tell)."""
+    return math.isfinite(entry.get("norm", 0.0)) and not (entry.get("nan") or entry.get("inf"))
+
+
 def range_entry(a: Any, entry: Entry) -> Entry:
     """Add ``size``, ``min`` and ``max`` (two reductions, no temporary)."""
     return _range(flat(a), entry)

@@ -54,16 +54,25 @@ class GuardHook:
         self._control = TrainerControl(trainer)
 
     def before_update(self, trainer: Trainer, state: StepState) -> bool:
+        if self.doctor_hook is not None and self.guard.promotion_due:
+            # a snapshot is trusted only after the doctor has judged every step since it was
+            # taken: what it finds may show the snapshot is already part of the trouble
+            rollbacks = self.guard.rollbacks
+            self._acting(self.guard.after_step, state.step, self.doctor_hook.judge(),
+                         self._control)
+            self._stop_if_stopped()
+            if self.guard.rollbacks != rollbacks:
+                return False  # this step's gradients belong to the parameters rolled back
         return self._acting(self.guard.before_update, state.step, state.loss, state.grad_norm,
                             self._control)
 
     def after_update(self, trainer: Trainer, state: StepState) -> None:
         new = self._new_findings()
-        if new:  # a step without findings changes nothing but the step count
+        if new:
             self._acting(self.guard.after_step, state.step, new, self._control)
-            self._stop_if_stopped()
-        else:
+        else:  # a step without findings changes nothing but the step count
             self.guard.after_step(state.step, (), self._control)
+        self._stop_if_stopped()  # the guard may have stopped in before_update, too
 
     def on_epoch_end(self, trainer: Trainer, record: dict[str, Any]) -> None:
         # the doctor's judgement of the epoch's last steps, then the validation split

@@ -38,6 +38,8 @@ class StepState:
     grads: dict[str, np.ndarray]
     flat_grads: np.ndarray | None = field(default=None, repr=False)
     applied: bool = True
+    #: the factor clipping by global norm scaled the gradients by before the update (1: none)
+    clip_scale: float = 1.0
     _grad_norm: float | None = field(default=None, repr=False)
 
     @property

@@ -10,7 +10,6 @@ activations, pre-activations and the optimizer's last step as Δw (no copy of th
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +18,6 @@ from rich.text import Text
 
 from netmedic.doctor import Doctor
 from netmedic.doctor.finding import Finding
-from netmedic.doctor.guard import SNAPSHOT_EVERY
 from netmedic.report.record import HistogramRecorder, commit_trace
 from netmedic.report.rundata import ACTIVATIONS, TRACES
 from netmedic.train.hooks import StepState
@@ -33,10 +31,9 @@ PREACTIVATION_KINDS = ("dense", "conv")
 #: norm jumps (doctor.JUMP). bench/doctor_overhead.py measures stride 10 beside it.
 ENGINE_STRIDE = 25
 #: the rules judge those full steps in batches, every 50 steps (the first 10 steps, any
-#: non-finite step and any jump at once; at each epoch's end too): same findings, same steps,
-#: less work per step. Not more than the guard's SNAPSHOT_EVERY, so that an alarm is always
-#: heard before the guard trusts a snapshot taken after the step it is about.
-ENGINE_JUDGE_EVERY = SNAPSHOT_EVERY
+#: non-finite step and any jump at once; at each epoch's end, and whenever the guard is about
+#: to trust a snapshot, too): same findings, same steps, less work per step.
+ENGINE_JUDGE_EVERY = 50
 #: with an ``out_dir``, activation histograms for the report at a handful of steps: the first,
 #: the end of the first epoch, the middle, the last planned step, the first HISTOGRAM_ALARMS
 #: steps with a new alarm, and each epoch's last step (only the latest kept). ~1 ms each.
@@ -121,21 +118,27 @@ class DoctorHook:
         steps = self._updates(trainer)
         if steps is None:
             return None
-        scale = 1.0
-        if trainer.clip_norm and state.applied and math.isfinite(state.grad_norm):
-            scale = max(1.0, (state.grad_norm + 1e-6) / trainer.clip_norm)  # undo the clip
+        scale = 1.0 / state.clip_scale  # undo the clip
         with np.errstate(all="ignore"):
             return {name: float(np.dot(trainer.grads[name].reshape(-1), step.reshape(-1))) * scale
                     for name, step in steps.items()}
 
     def on_epoch_end(self, trainer: Trainer, record: dict) -> None:
         """Judge the epoch's last steps before the guard looks at the validation split."""
-        self.new_findings = self.doctor.judge()
-        self._announce()
+        self.new_findings = []
+        self.judge()
 
-    def _announce(self) -> None:
+    def judge(self) -> list[Finding]:
+        """Have the doctor judge the steps not judged yet (the guard asks before it trusts a
+        snapshot); what it finds is added to ``new_findings`` and announced."""
+        new = self.doctor.judge()
+        self.new_findings = [*self.new_findings, *new]
+        self._announce(new)
+        return new
+
+    def _announce(self, findings: list[Finding] | None = None) -> None:
         if self.console is not None:
-            for finding in self.new_findings:
+            for finding in self.new_findings if findings is None else findings:
                 if finding.is_alarm and (finding.kind, finding.where) not in self.known:
                     self.console.print(_alert(finding), soft_wrap=True)
 

@@ -207,7 +207,9 @@ class Trainer:
                 if self.config.clip_value:
                     clip_grad_value([flat], self.config.clip_value)
                 if self.clip_norm:
-                    state._grad_norm = clip_grad_norm([flat], self.clip_norm)
+                    state._grad_norm = norm = clip_grad_norm([flat], self.clip_norm)
+                    if np.isfinite(norm) and self.clip_norm / (norm + 1e-6) < 1.0:
+                        state.clip_scale = self.clip_norm / (norm + 1e-6)
                 self.optimizer.lr = lr
                 self.optimizer.step()
         self._call("after_update", state)

@@ -26,7 +26,9 @@ LOOKBACK = 64  # full records a rule may look back over (bounded work per evalua
 
 @dataclass
 class RuleContext:
-    """Inputs of every rule. ``since_n``: records with ``n > since_n`` are new to the rules."""
+    """Inputs of every rule. ``since_n``: records with ``n > since_n`` are new to the rules;
+    ``upto_n``: records observed after it are not seen at all (a judgement of a batch of steps
+    runs the rules once per full step, each seeing the run as it was then)."""
 
     history: History
     th: Mapping[str, float]
@@ -36,23 +38,39 @@ class RuleContext:
     #: running values a rule carries from one evaluation to the next (each step is processed
     #: exactly once, in order, so what it holds does not depend on when rules ran)
     memo: dict = field(default_factory=dict)
+    upto_n: int | None = None
+    #: lists and arrays made once per judgement and shared by its evaluations (each one cuts
+    #: them at its ``upto_n``)
+    shared: dict = field(default_factory=dict)
+
+    def _held(self, key: str, make):
+        value = self.shared.get(key)
+        if value is None:
+            value = self.shared[key] = make()
+        return value
+
+    def _upto(self, records: list[Record]) -> list[Record]:
+        """``records`` (in observation order) without those observed after ``upto_n``."""
+        if self.upto_n is None or not records or records[-1].n <= self.upto_n:
+            return records
+        return records[: bisect.bisect_right(records, self.upto_n, key=_observation)]
 
     # ------------------------------------------------------------------------------ records
     @cached_property
     def records(self) -> list[Record]:
         """Every recent record (most hold only gradient norms)."""
-        return list(self.history.recent)
+        return self._upto(self._held("records", lambda: list(self.history.recent)))
 
     @cached_property
     def full(self) -> list[Record]:
         """Recent records with the full statistics, oldest first."""
-        return list(self.history.full)
+        return self._upto(self._held("full", lambda: list(self.history.full)))
 
     @cached_property
     def new(self) -> list[Record]:
         """Full records the rules have not judged yet (the newest ones: scanned from the end)."""
         out = []
-        for r in reversed(self.history.full):
+        for r in reversed(self.full):
             if r.n <= self.since_n:
                 break
             out.append(r)
@@ -63,20 +81,15 @@ class RuleContext:
         return self.history.first
 
     def _ends(self, which: int) -> list[Record]:
-        """``[oldest]`` (0) or ``[latest]`` (-1) full record, ``[]`` if none: ``full[:1]`` or
-        ``full[-1:]`` without copying the deque into a list."""
-        return [self.history.full[which]] if self.history.full else []
-
-    @cached_property
-    def _full_n(self) -> list[int]:
-        return [r.n for r in self.full]
+        """``[oldest]`` (0) or ``[latest]`` (-1) full record, ``[]`` if none."""
+        return [self.full[which]] if self.full else []
 
     def tail(self, record: Record, count: int, keep=None) -> list[Record]:
         """The last ``count`` full records up to and including ``record`` (oldest first) for
         which ``keep(record)`` is true; looks back at most :data:`LOOKBACK` records from
         ``record`` (so the answer does not depend on how many newer ones are held)."""
         full, out = self.full, []
-        end = bisect.bisect_right(self._full_n, record.n)  # full[:end]: n <= record.n
+        end = bisect.bisect_right(full, record.n, key=_observation)  # full[:end]: n <= record.n
         for i in range(end - 1, max(end - 1 - LOOKBACK, -1), -1):
             r = full[i]
             if keep is None or keep(r):
@@ -87,7 +100,7 @@ class RuleContext:
 
     def previous(self, record: Record) -> Record | None:
         """The record observed just before ``record`` (full or not), if still held."""
-        for r in reversed(self.history.recent):
+        for r in reversed(self.records):
             if r.n == record.n - 1:
                 return r
             if r.n < record.n - 1:
@@ -100,7 +113,14 @@ class RuleContext:
     # ------------------------------------------------------------------------------ loss
     @cached_property
     def loss_series(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """``(n, steps, losses)`` of the recent records with a finite loss."""
+        """``(n, steps, losses)`` of the recent records with a finite loss (up to ``upto_n``)."""
+        n, steps, losses = self._held("loss_series", self._finite_losses)
+        if self.upto_n is not None:
+            end = int(np.searchsorted(n, self.upto_n, side="right"))
+            n, steps, losses = n[:end], steps[:end], losses[:end]
+        return n, steps, losses
+
+    def _finite_losses(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         n, steps, losses = self.history.loss_window()
         keep = np.isfinite(losses)
         if keep.all():  # the usual case: no copies
@@ -191,7 +211,7 @@ class RuleContext:
 
     def activation_kind(self, name: str) -> str | None:
         """The kind the caller gave or the first one the values revealed."""
-        for record in chain(self.first, self.history.full):
+        for record in chain(self.first, self.full):
             entry = record.get("act", name)
             if entry is not None:
                 kind = entry.get("kind") or infer_activation_kind(entry)
@@ -302,6 +322,10 @@ class RuleContext:
                       "ratio": median(ratios.values())}
         record.cache["sample"] = sample
         return sample
+
+
+def _observation(record: Record) -> int:
+    return record.n
 
 
 def _shapes(records: list[Record], shapes: dict[str, tuple[int, ...]]) -> dict[str, tuple]:

@@ -55,11 +55,11 @@ def slope(steps: np.ndarray, values: np.ndarray) -> float:
     return float(np.median((v[j] - v[i])[ok] / dt[ok])) if np.any(ok) else math.nan
 
 
-@functools.lru_cache(maxsize=64)
+@functools.lru_cache(maxsize=16)
 def _pairs(n: int) -> tuple[np.ndarray, np.ndarray]:
     """Indices ``(i, j)`` of every pair ``i < j < n`` (built once per length: the rules ask
-    for the same few window lengths over and over)."""
-    i, j = np.triu_indices(n, k=1)
+    for the same few window lengths over and over; int32 and 16 lengths: ≤ 16 MB)."""
+    i, j = (k.astype(np.int32) for k in np.triu_indices(n, k=1))
     i.flags.writeable = j.flags.writeable = False
     return i, j
 

@@ -17,6 +17,7 @@ from netmedic.doctor.history import Record
 from netmedic.doctor.rules._context import RuleContext
 from netmedic.doctor.rules._robust import fmt
 from netmedic.doctor.rules._series import lr_remedy
+from netmedic.doctor.stats import finite_entry
 
 EXP_OVERFLOW = 88.7  # exp(x) overflows float32 above ln(3.4e38) = 88.7 (709.8 in float64)
 OVERFLOWING = 1e15  # forward values this large make a NaN gradient an overflow, not a formula bug
@@ -40,11 +41,7 @@ def causal_order(record: Record) -> list[tuple[str, str, dict]]:
 
 
 def _bad(entry: dict) -> bool:
-    return not math.isfinite(entry.get("norm", 0.0)) or bool(entry.get("nan") or entry.get("inf"))
-
-
-def _record_bad(record: Record) -> bool:
-    return not record.finite  # set by the monitor (live) or the replay: no scan per record
+    return not finite_entry(entry)
 
 
 def _counts(role: str, entry: dict) -> str:
@@ -60,10 +57,10 @@ def _counts(role: str, entry: dict) -> str:
 def check(ctx: RuleContext) -> list[Finding]:
     out = []
     for record in ctx.new:
-        if not _record_bad(record):
+        if record.finite:  # set by the monitor (live) or the replay
             continue
         previous = ctx.previous(record)
-        if previous is not None and _record_bad(previous):
+        if previous is not None and not previous.finite:
             continue  # the same episode: the first step of it was judged already
         order = causal_order(record)
         bad = [(i, role, name, e) for i, (role, name, e) in enumerate(order) if _bad(e)]

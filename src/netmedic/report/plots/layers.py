@@ -27,19 +27,22 @@ def plot_grad_norms(series: Sequence[Series], numbered: Sequence[tuple[int, Find
                     total: Series | None = None) -> bytes | None:
     """PNG of ‖grad‖ per parameter at the measured steps (biases dashed, thinner) and of the
     global norm ``total`` at every step (grey, behind them)."""
-    if not series:
+    if not series and total is None:
         return None
     with style.figure(4.8) as fig:
         ax = fig.add_subplot()
+        drawn = 0
         if total is not None and style.finite_positive(total.values).any():
             line = total.thinned()
             shown = np.where(style.finite_positive(line.values), line.values, np.nan)
             ax.plot(line.steps, shown, color="#888888", linewidth=0.8, alpha=0.9, zorder=1,
                     label=f"{total.label} (every step)")
-        drawn = _lines(ax, series, "‖grad‖")
+            drawn = 1
+        drawn += _lines(ax, series, "‖grad‖")
         if drawn:
             ax.set_yscale("log")
-        nonfinite = np.unique(np.concatenate([s.nonfinite_steps for s in series]))
+        every = [*series, *([total] if total is not None else [])]
+        nonfinite = np.unique(np.concatenate([s.nonfinite_steps for s in every]))
         style.mark_nonfinite(ax, nonfinite, "a gradient")
         style.mark_findings(ax, numbered, legend=False)
         ax.set_xlabel("optimizer step")
