@@ -5,7 +5,7 @@ it is not installed). Three trainers built alike, stepping through their own shu
 
   (a) no doctor;
   (b) the doctor as ``netmedic train`` wires it (``train/probe.py``'s ``DoctorHook``): loss and
-      non-finite checks every step, the full statistics every 25th step (and wherever the loss
+      non-finite checks every step, the full statistics every 50th step (and wherever the loss
       or the gradient norm jumps), the rules judging them in batches every 50 steps (at once
       on the first 10 steps and on any non-finite step or jump);
   (b10) the same with the full statistics every 10th step;

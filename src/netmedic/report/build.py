@@ -56,8 +56,8 @@ CAPTIONS = {
             "list above (solid: error, dashed: warning, dotted: info). Markers along the bottom: "
             "what the guard did. Hatched bands and × along the top: steps where the loss was NaN "
             "or infinite.",
-    "grad_norms": "‖∂loss/∂w‖ of every parameter at the doctor's full steps (every 25th step "
-                  "of netmedic train, every step of the first 25, and wherever the loss or the "
+    "grad_norms": "‖∂loss/∂w‖ of every parameter at the doctor's full steps (every 50th step "
+                  "of netmedic train, every step of the first 50, and wherever the loss or the "
                   "norm jumped; log scale; biases dashed; a long run is drawn as the geometric "
                   "mean of every few steps, its range as a band), and in grey the global norm "
                   "√Σ‖g‖² at every step. "

@@ -24,12 +24,12 @@ from netmedic.train.hooks import StepState
 from netmedic.train.trainer import Trainer
 
 PREACTIVATION_KINDS = ("dense", "conv")
-#: full statistics (activations, zeros, saturation, update ratios) every 25th step, and every
-#: step of the first 25 (issue 4: "the full statistics every 10 steps at most", read as a cap on
+#: full statistics (activations, zeros, saturation, update ratios) every 50th step, and every
+#: step of the first 50 (issue 4: "the full statistics every 10 steps at most", read as a cap on
 #: how often); between them the loss and the non-finite check every step, from the global
 #: gradient norm the trainer computes anyway, and a closer look at once wherever the loss or that
 #: norm jumps (doctor.JUMP). bench/doctor_overhead.py measures stride 10 beside it.
-ENGINE_STRIDE = 25
+ENGINE_STRIDE = 50
 #: the rules judge those full steps in batches, every 50 steps (the first 10 steps, any
 #: non-finite step and any jump at once; at each epoch's end, and whenever the guard is about
 #: to trust a snapshot, too): same findings, same steps, less work per step.

@@ -43,6 +43,12 @@ def up_fraction(values: np.ndarray) -> float:
     return float(np.count_nonzero(d > 0)) / moved if moved else 0.5
 
 
+def up_fraction_sd(n: int) -> float:
+    """Standard deviation of :func:`up_fraction` for ``n`` values of pure noise (Kendall's τ
+    has variance 2(2n+5) / (9n(n−1)); the share of rising pairs is (τ + 1) / 2)."""
+    return 0.5 * math.sqrt(2 * (2 * n + 5) / (9 * n * (n - 1))) if n > 1 else math.inf
+
+
 def slope(steps: np.ndarray, values: np.ndarray) -> float:
     """Theil–Sen slope: the median of the pairwise slopes (one outlier batch cannot move it)."""
     keep = np.isfinite(values)

@@ -8,7 +8,8 @@ steps (the gradients promise descent) while the loss keeps rising over the same 
 gradients are not the loss's gradients: a sign error, or a loss that is not the one
 differentiated. Minibatch noise: each loss is on a different batch, so we ask for a consistent
 sign over a window of steps and a rising trend of the losses (Kendall: ≥ 70% of pairs rising,
-noise gives 50%), and update/weight ratios below ``update_ratio_high`` (large steps are
+noise gives 50%, and 3 of noise's standard deviations above it, which a short window only
+passes when the loss rises nearly every step), and update/weight ratios below ``update_ratio_high`` (large steps are
 lr_too_high's business). If the step goes *uphill* by the gradient from its very start
 (⟨g_{t−1}, Δw⟩ > 0) and the loss rises, the update rule adds the gradient instead.
 """
@@ -19,7 +20,7 @@ import math
 
 from netmedic.doctor.finding import Finding
 from netmedic.doctor.rules._context import RuleContext
-from netmedic.doctor.rules._robust import fmt, median, share, slope, up_fraction
+from netmedic.doctor.rules._robust import fmt, median, share, slope, up_fraction, up_fraction_sd
 from netmedic.doctor.rules.lr import UPDATE_RATIO_HIGH
 
 WRONG_GRADIENT_WINDOW = 8  # steps with a measured Δw (full steps) judged together
@@ -28,6 +29,8 @@ WRONG_GRADIENT_MAGNITUDE = 10.0  # a rise more than ×10 the predicted change is
 #   doing (minibatch noise around tiny steps); a smaller one still contradicts the prediction
 WRONG_GRADIENT_AGREEMENT = 0.8  # share of those steps where the gradients promised descent
 WRONG_GRADIENT_RISING = 0.7  # Kendall share of rising loss pairs (noise: 0.5 ± 0.05 for 50)
+WRONG_GRADIENT_Z = 3.0  # ...and 3 noise standard deviations above 0.5, so a short window needs
+#   a nearly steady rise (9 losses: ≥ 0.9; a sign bug rises steadily); p ≈ 0.1% per window
 
 THRESHOLDS = {"wrong_gradient_agreement": WRONG_GRADIENT_AGREEMENT,
               "wrong_gradient_rising": WRONG_GRADIENT_RISING}
@@ -58,7 +61,9 @@ def check(ctx: RuleContext) -> list[Finding]:
         if third < 2 or median(window[-third:].tolist()) <= median(window[:third].tolist()):
             continue  # not even the medians rise: no need for the full trend test
         rising = up_fraction(window)
-        if not rising >= ctx.th["wrong_gradient_rising"]:
+        needed = max(ctx.th["wrong_gradient_rising"],
+                     0.5 + WRONG_GRADIENT_Z * up_fraction_sd(len(window)))
+        if not rising >= needed:
             continue
         per_step = slope(steps[keep], window)  # O(n²): only for a series that does rise
         if not per_step > 0:
