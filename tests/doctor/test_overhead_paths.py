@@ -306,9 +306,11 @@ def test_a_batch_is_judged_step_by_step_as_the_run_was_then():
 
 
 def test_judge_every_must_leave_the_rules_their_history():
-    with pytest.raises(ValueError, match="judge_every=16 with stride=1"):
-        Doctor(stride=1, judge_every=16, history=16)
-    Doctor(stride=25, judge_every=50)  # the engine's: 75 <= 256
+    with pytest.raises(ValueError, match="judge_every=16 with stride=1 would let steps leave"):
+        Doctor(stride=1, judge_every=16, history=64)
+    Doctor(stride=50, judge_every=50)  # the engine's: no delay beyond the stride
+    Doctor(stride=1, judge_every=50)  # 50 + 100 <= 512
+    Doctor(stride=10, history=16)  # the default cadence judges each full step on arrival
 
 
 def test_a_nonfinite_grad_norm_line_does_not_hide_the_nan_after_it(tmp_path):

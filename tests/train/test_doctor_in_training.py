@@ -171,3 +171,26 @@ def test_the_guard_hears_pending_judgements_before_it_trusts_a_snapshot(tiny_npz
     rollback = next(a for a in guard.guard.actions if a["action"] == "rollback")
     assert rollback["step"] == 10 and "back to the state of step 0" in rollback["reason"]
     assert (10, False) in applied and (9, True) in applied
+
+
+def test_an_alarm_judged_at_a_promotion_step_stops_that_promotion(tiny_npz):
+    """The engine's doctor judges on multiples of 50 steps, where the guard also trusts its
+    next snapshot: the findings of that judgement reach the guard first. The LR jumps ×50 at
+    step 60 (say a schedule restart) and kills the ReLUs: the rollback goes to the snapshot of
+    step 50, taken before the damage, not to the one of step 100."""
+    from netmedic.train.guard_hook import GuardHook
+    from netmedic.train.probe import DoctorHook
+
+    class Boost:
+        def before_update(self, trainer, state):
+            if state.step == 60:
+                trainer.lr_scale *= 50
+            return True
+
+    doctor = DoctorHook()
+    guard = GuardHook(doctor)
+    trainer = _guarded_trainer(tiny_npz, [Boost(), doctor, guard], batch_size=2, epochs=1)
+    with np.errstate(all="ignore"):
+        trainer.fit()
+    rollback = next(a for a in guard.guard.actions if a["action"] == "rollback")
+    assert "back to the state of step 50" in rollback["reason"], guard.guard.actions

@@ -61,8 +61,9 @@ class Doctor:
         once. Within a batch each full observation is judged in turn with the rules seeing the
         run as it was then, so findings, steps and evidence are those of judging each on arrival
         (tested); a batch only reports them later (by at most ``judge_every + stride − 1``
-        observations), for less work per step. ``judge_every + stride`` must fit in half the
-        ``history``. :meth:`judge` (and :meth:`finish`) judge what is pending at any time.
+        observations), for less work per step; above ``stride``, that delay plus the longest
+        rule window (``stall_window``) must fit in ``history``. :meth:`judge` judges the pending
+        full steps at any time, :meth:`finish` everything.
     num_classes : for ``initial_loss_off`` and ``label_error``; inferred from the labels or the
         width of the last pre-activation (logits) when not given.
     trace : write a trace while watching: a path ending in ``.jsonl`` (per-tensor statistics,
@@ -83,12 +84,13 @@ class Doctor:
         self.judge_every = stride if judge_every is None else int(judge_every)
         if self.judge_every < 1:
             raise ValueError(f"judge_every must be >= 1; got {judge_every}")
-        if judge_every is not None and judge_every + stride > history // 2:
+        window = int(self.thresholds["stall_window"])  # the longest look back of a rule
+        if self.judge_every > stride and self.judge_every + stride - 1 + window > history:
             raise ValueError(
                 f"judge_every={judge_every} with stride={stride} would let steps leave the "
-                f"history ({history} steps) before the rules judge them with the windows they "
-                f"need; keep judge_every + stride <= history // 2 = {history // 2}, or raise "
-                "history")
+                f"history ({history} steps) before the rules judge them with the {window}-step "
+                f"windows they need; keep judge_every + stride - 1 + {window} <= history, or "
+                "raise history")
         self.history = History(history)
         self._monitor = Monitor(batch_axis=batch_axis, stride=stride)
         self._findings: dict[tuple[str, str], Finding] = {}
@@ -231,21 +233,23 @@ class Doctor:
         return []
 
     def judge(self) -> list[Finding]:
-        """Run the rules now over the observations not judged yet; the findings this made."""
-        return self._evaluate() if self._evaluated_n < self._n - 1 else []
+        """Run the rules now over the full steps not judged yet (with the losses up to each);
+        the findings this made. The losses after the last full step wait for the next one (or
+        :meth:`finish`), as they would had each full step been judged on arrival."""
+        return self._evaluate(tail=False)
 
-    def _evaluate(self) -> list[Finding]:
+    def _evaluate(self, tail: bool = False) -> list[Finding]:
         """Judge what is new: each full step not judged yet in turn, the rules seeing the run as
-        it was when that step was observed, then the losses after the last one. So findings,
-        steps and evidence are those of judging every full step on arrival, however the
-        judgements are spaced."""
+        it was when that step was observed (``tail``: then the losses after the last one). So
+        findings, steps and evidence are those of judging every full step on arrival, however
+        the judgements are spaced."""
         upto = []
         for record in reversed(self.history.full):
             if record.n <= self._evaluated_n:
                 break
             upto.append(record.n)
         upto.reverse()
-        if not upto or upto[-1] < self._n - 1:
+        if tail and max(upto, default=self._evaluated_n) < self._n - 1:
             upto.append(self._n - 1)
         shared: dict = {}  # lists and arrays made once for all of them
         return [finding for n in upto for finding in self._evaluate_upto(n, shared)]
@@ -279,7 +283,7 @@ class Doctor:
         """Judge the steps since the last full one (the loss trend of the tail) and flush the
         trace; returns the findings this made. Called by :meth:`summary` and :meth:`verdict`;
         harmless to call twice, or mid-run."""
-        new = self.judge()
+        new = self._evaluate(tail=True)
         if self._trace is not None:
             self._trace.flush()
         return new

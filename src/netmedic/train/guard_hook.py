@@ -58,8 +58,8 @@ class GuardHook:
             # a snapshot is trusted only after the doctor has judged every step since it was
             # taken: what it finds may show the snapshot is already part of the trouble
             rollbacks = self.guard.rollbacks
-            self._acting(self.guard.after_step, state.step, self.doctor_hook.judge(),
-                         self._control)
+            self.doctor_hook.judge()  # what this step's observation judged is in there too
+            self._acting(self.guard.after_step, state.step, self._new_findings(), self._control)
             self._stop_if_stopped()
             if self.guard.rollbacks != rollbacks:
                 return False  # this step's gradients belong to the parameters rolled back

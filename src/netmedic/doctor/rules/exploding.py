@@ -23,6 +23,7 @@ from netmedic.doctor.rules._series import lr_remedy
 EXPLODING_GROWTH = 1e3  # ‖g_t‖ / ‖g‖ at start; the healthy test runs stay within 14×
 EXPLODING_LOSS_PROGRESS = 0.5  # ...while the loss is still above half its initial value
 CLIP_PERCENTILE = 90  # clip at the 90th percentile of the healthy steps' global norms
+CLIP_WINDOW = 256  # ...over the last 256 steps: half the default history, the rest is slack
 
 THRESHOLDS = {"exploding_growth": EXPLODING_GROWTH}
 
@@ -83,16 +84,19 @@ def _loss_not_improving(ctx: RuleContext, record) -> bool:
 
 
 def _clip_threshold(ctx: RuleContext, upto) -> float:
-    """A percentile of the global gradient norm over the steps before the growth began."""
+    """A percentile of the global gradient norm over the CLIP_WINDOW steps up to ``upto``
+    (whatever else the history holds), those within 10× the start counting as healthy."""
     totals = []
     for record in ctx.records:
         if record.n > upto.n:
             break
         total = record.global_grad_norm()  # light records: the probe's own global norm
-        if total is not None and math.isfinite(total):
+        if record.n > upto.n - CLIP_WINDOW and total is not None and math.isfinite(total):
             totals.append(total)
+    first = [t for r in ctx.first[:BASELINE_STEPS]
+             if (t := r.global_grad_norm()) is not None and math.isfinite(t) and t > 0]
     if not totals:
         return 1.0
-    start = min(totals[:BASELINE_STEPS])
+    start = min(first) if first else min(totals[:BASELINE_STEPS])
     healthy = [t for t in totals if t <= 10 * start] or totals[:1]
     return float(f"{float(np.percentile(healthy, CLIP_PERCENTILE)):.3g}")

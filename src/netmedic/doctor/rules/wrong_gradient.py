@@ -9,9 +9,10 @@ gradients are not the loss's gradients: a sign error, or a loss that is not the 
 differentiated. Minibatch noise: each loss is on a different batch, so we ask for a consistent
 sign over a window of steps and a rising trend of the losses (Kendall: ≥ 70% of pairs rising,
 noise gives 50%, and 3 of noise's standard deviations above it, which a short window only
-passes when the loss rises nearly every step), and update/weight ratios below ``update_ratio_high`` (large steps are
-lr_too_high's business). If the step goes *uphill* by the gradient from its very start
-(⟨g_{t−1}, Δw⟩ > 0) and the loss rises, the update rule adds the gradient instead.
+passes when the loss rises nearly every step), and update/weight ratios below
+``update_ratio_high`` (large steps are lr_too_high's business). If the step goes *uphill* by
+the gradient from its very start (⟨g_{t−1}, Δw⟩ > 0) and the loss rises, the update rule adds
+the gradient instead.
 """
 
 from __future__ import annotations
