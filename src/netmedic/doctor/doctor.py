@@ -156,9 +156,7 @@ class Doctor:
         record = None if forced else self._monitor.light(self._n, step, loss_value, lr,
                                                          grad_norm, params, grads)
         if record is not None and self._trace is None:  # the usual step: nothing more to do
-            self.history.append(record, False)
-            self._n += 1
-            return []
+            return self._accept(record, False)
         full = record is None
         if full:
             record, full = self._monitor.measure(

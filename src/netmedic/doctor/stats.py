@@ -80,6 +80,16 @@ def range_entry(a: Any, entry: Entry) -> Entry:
     return _range(flat(a), entry)
 
 
+def _norm_size(v: np.ndarray, ranges: bool) -> Entry:
+    """Norm and size of a raveled vector, and its range unless ``ranges`` is False (two passes
+    fewer)."""
+    entry = _norm(v)
+    if ranges:
+        return _range(v, entry)
+    entry["size"] = int(v.size)
+    return entry
+
+
 def _range(v: np.ndarray, entry: Entry) -> Entry:
     entry["size"] = int(v.size)
     if v.size:
@@ -113,11 +123,7 @@ def param_entry(a: Any, first: bool, ranges: bool = True) -> Entry:
     fewer); on the first observation also mean, shape, dtype."""
     a = np.asarray(a)
     v = flat(a)
-    entry = _norm(v)
-    if ranges:
-        _range(v, entry)
-    else:
-        entry["size"] = int(v.size)
+    entry = _norm_size(v, ranges)
     if first and a.size:
         entry["mean"] = float(np.mean(v, dtype=np.float64))
         entry["shape"] = list(a.shape)
@@ -181,12 +187,7 @@ def preactivation_entry(a: Any, batch_axis: int, ranges: bool = True) -> Entry:
     """Pre-activations (the output of a dense/conv layer, logits last): norm, size, width, and
     the range (``ranges=False``: without it, two passes fewer)."""
     a = np.asarray(a)
-    v = flat(a)
-    entry = _norm(v)
-    if ranges:
-        _range(v, entry)
-    else:
-        entry["size"] = int(v.size)
+    entry = _norm_size(flat(a), ranges)
     entry["width"] = width(a, batch_axis)
     return entry
 

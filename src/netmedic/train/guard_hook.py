@@ -67,11 +67,7 @@ class GuardHook:
                             self._control)
 
     def after_update(self, trainer: Trainer, state: StepState) -> None:
-        new = self._new_findings()
-        if new:
-            self._acting(self.guard.after_step, state.step, new, self._control)
-        else:  # a step without findings changes nothing but the step count
-            self.guard.after_step(state.step, (), self._control)
+        self._acting(self.guard.after_step, state.step, self._new_findings(), self._control)
         self._stop_if_stopped()  # the guard may have stopped in before_update, too
 
     def on_epoch_end(self, trainer: Trainer, record: dict[str, Any]) -> None:

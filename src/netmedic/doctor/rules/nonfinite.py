@@ -40,10 +40,6 @@ def causal_order(record: Record) -> list[tuple[str, str, dict]]:
     return out
 
 
-def _bad(entry: dict) -> bool:
-    return not finite_entry(entry)
-
-
 def _counts(role: str, entry: dict) -> str:
     if role == "loss":
         return fmt(entry["norm"])
@@ -63,7 +59,7 @@ def check(ctx: RuleContext) -> list[Finding]:
         if previous is not None and not previous.finite:
             continue  # the same episode: the first step of it was judged already
         order = causal_order(record)
-        bad = [(i, role, name, e) for i, (role, name, e) in enumerate(order) if _bad(e)]
+        bad = [(i, role, name, e) for i, (role, name, e) in enumerate(order) if not finite_entry(e)]
         if not bad:
             continue
         i, role, name, entry = bad[0]
@@ -79,7 +75,7 @@ def _inherited_param(ctx: RuleContext, record: Record, name: str) -> bool:
     if prev is None:
         return record.n > 0
     entries = [prev.get("grad", name), prev.get("update", name), prev.get("param", name)]
-    return any(e is not None and _bad(e) for e in entries) or (
+    return any(e is not None and not finite_entry(e) for e in entries) or (
         prev.loss is not None and not math.isfinite(prev.loss))
 
 

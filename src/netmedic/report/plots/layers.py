@@ -42,14 +42,9 @@ def plot_grad_norms(series: Sequence[Series], numbered: Sequence[tuple[int, Find
         if drawn:
             ax.set_yscale("log")
         every = [*series, *([total] if total is not None else [])]
-        nonfinite = np.unique(np.concatenate([s.nonfinite_steps for s in every]))
-        style.mark_nonfinite(ax, nonfinite, "a gradient")
-        style.mark_findings(ax, numbered, legend=False)
-        ax.set_xlabel("optimizer step")
-        ax.set_ylabel("gradient L2 norm ‖∂loss/∂w‖ (log scale)")
-        ax.set_title("Gradient norm per parameter" + _numbered_note(numbered), loc="left")
-        if not drawn:
-            style.no_data(ax, "no finite positive gradient norm to draw")
+        _finish(ax, every, numbered, drawn, "a gradient", "optimizer step",
+                "gradient L2 norm ‖∂loss/∂w‖ (log scale)", "Gradient norm per parameter",
+                "no finite positive gradient norm to draw")
         style.legend_outside(ax, ncols=1 if len(series) <= 14 else 2)
         return style.png(fig)
 
@@ -71,16 +66,26 @@ def plot_update_ratios(series: Sequence[Series],
                        label=f"doctor's {name} threshold {level:g}")
         drawn = _lines(ax, series, "‖Δw‖/‖w‖", marker=".")
         ax.set_yscale("log")
-        nonfinite = np.unique(np.concatenate([s.nonfinite_steps for s in series]))
-        style.mark_nonfinite(ax, nonfinite, "an update or weight")
-        style.mark_findings(ax, numbered, legend=False)
-        ax.set_xlabel("optimizer step (measured every stride-th step)")
-        ax.set_ylabel("update / weight ratio ‖Δw‖/‖w‖ per step (log scale)")
-        ax.set_title("Update/weight ratio per weight" + _numbered_note(numbered), loc="left")
-        if not drawn:
-            style.no_data(ax, "no finite update/weight ratio to draw")
+        _finish(ax, series, numbered, drawn, "an update or weight",
+                "optimizer step (measured every stride-th step)",
+                "update / weight ratio ‖Δw‖/‖w‖ per step (log scale)",
+                "Update/weight ratio per weight", "no finite update/weight ratio to draw")
         style.legend_outside(ax)
         return style.png(fig)
+
+
+def _finish(ax, series: Sequence[Series], numbered: Sequence[tuple[int, Finding]], drawn: int,
+            what: str, xlabel: str, ylabel: str, title: str, empty: str) -> None:
+    """The common frame of a per-layer plot: non-finite steps, findings, labels, an empty
+    plot's note."""
+    style.mark_nonfinite(ax, np.unique(np.concatenate([s.nonfinite_steps for s in series])),
+                         what)
+    style.mark_findings(ax, numbered, legend=False)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title + _numbered_note(numbered), loc="left")
+    if not drawn:
+        style.no_data(ax, empty)
 
 
 def _lines(ax, series: Sequence[Series], what: str, marker: str | None = None) -> int:
