@@ -305,6 +305,40 @@ def test_a_batch_is_judged_step_by_step_as_the_run_was_then():
     assert high >= 100 and diverging >= 100
 
 
+@pytest.mark.parametrize("settings", [
+    dict(lr=0.1, steps=300),  # healthy: no finding, every batch stands after one pass
+    dict(sizes=(784, 128, 64, 10), lr=5.0, steps=120),  # blow-up: LR, dead ReLUs, divergence
+    dict(sign_bug="all", lr=0.01, steps=60),  # wrong_gradient
+    dict(bias=-10.0, steps=150),  # dead from the start
+    dict(lr=200.0, steps=40),  # non-finite
+], ids=["healthy", "lr 5", "sign bug", "dead bias", "nonfinite"])
+def test_judging_a_batch_in_one_pass_finds_what_judging_each_step_finds(settings):
+    stories = [_story(run(**settings, doctor=Doctor(stride=1, judge_every=every,
+                                                    num_classes=10)).doctor)
+               for every in (1, 50)]
+    assert stories[0] == stories[1]
+    assert bool(stories[0]) == (settings != dict(lr=0.1, steps=300))
+
+
+def test_a_quiet_batch_is_judged_by_one_pass_of_the_rules(monkeypatch):
+    import netmedic.doctor.doctor as doctor_module
+
+    calls = []
+    first = doctor_module.RULES[0]
+
+    def counted(ctx):
+        calls.append(ctx.upto_n)
+        return first(ctx)
+
+    monkeypatch.setattr(doctor_module, "RULES", (counted, *doctor_module.RULES[1:]))
+    doctor = run(lr=0.1, steps=300, doctor=Doctor(stride=1, judge_every=50, num_classes=10)).doctor
+    doctor.finish()
+    assert doctor.findings == [] and doctor.internal_errors == []
+    # the first 10 steps one by one, then each batch once, up to the first step of the next
+    # block of 50 (10–50, 51–100, …), and the last steps at the end
+    assert calls == [*range(10), *range(50, 300, 50), 299]
+
+
 def test_judge_every_must_leave_the_rules_their_history():
     with pytest.raises(ValueError, match="judge_every=16 with stride=1 would let steps leave"):
         Doctor(stride=1, judge_every=16, history=64)

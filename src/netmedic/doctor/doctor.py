@@ -240,7 +240,12 @@ class Doctor:
         """Judge what is new: each full step not judged yet in turn, the rules seeing the run as
         it was when that step was observed (``tail``: then the losses after the last one). So
         findings, steps and evidence are those of judging every full step on arrival, however
-        the judgements are spaced."""
+        the judgements are spaced.
+
+        A batch is first judged in one pass (every rule over all its steps at once): the rules
+        are causal and decide each step from the steps up to it, so when that pass makes no
+        finding, judging the steps one by one would make none either, and it stands. When it
+        makes any, it is undone and the steps are judged one by one."""
         upto = []
         for record in reversed(self.history.full):
             if record.n <= self._evaluated_n:
@@ -250,11 +255,35 @@ class Doctor:
         if tail and max(upto, default=self._evaluated_n) < self._n - 1:
             upto.append(self._n - 1)
         shared: dict = {}  # lists and arrays made once for all of them
+        if len(upto) > 1 and self._quiet(upto[-1], shared):
+            return []
         return [finding for n in upto for finding in self._evaluate_upto(n, shared)]
 
+    def _context(self, upto_n: int, shared: dict) -> RuleContext:
+        return RuleContext(self.history, self.thresholds, self._evaluated_n, self.num_classes,
+                           dict(self._findings), self._memo, upto_n=upto_n, shared=shared)
+
+    def _quiet(self, upto_n: int, shared: dict) -> bool:
+        """Every rule once over the steps up to ``upto_n``; True (and judged) when none of them
+        made a finding or failed, else False with the rules' running values as they were."""
+        memo = dict(self._memo)  # what the rules set while passing (caches inside are pure)
+        ctx = self._context(upto_n, shared)
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            for rule in RULES:
+                try:
+                    made = rule(ctx)
+                except Exception:  # judged again step by step, which keeps the traceback
+                    made = True
+                if made:
+                    self._memo.clear()
+                    self._memo.update(memo)
+                    return False
+        self._evaluated_n = upto_n
+        return True
+
     def _evaluate_upto(self, upto_n: int, shared: dict) -> list[Finding]:
-        ctx = RuleContext(self.history, self.thresholds, self._evaluated_n, self.num_classes,
-                          dict(self._findings), self._memo, upto_n=upto_n, shared=shared)
+        ctx = self._context(upto_n, shared)
         self._evaluated_n = upto_n
         new: list[Finding] = []
         with np.errstate(all="ignore"), warnings.catch_warnings():

@@ -88,11 +88,16 @@ class RuleContext:
         """The last ``count`` full records up to and including ``record`` (oldest first) for
         which ``keep(record)`` is true; looks back at most :data:`LOOKBACK` records from
         ``record`` (so the answer does not depend on how many newer ones are held)."""
-        full, out = self.full, []
-        end = bisect.bisect_right(full, record.n, key=_observation)  # full[:end]: n <= record.n
+        full = self.full
+        ns = self._held("full_n", lambda: [r.n for r in self.history.full])
+        end = min(bisect.bisect_right(ns, record.n), len(full))  # full[:end]: n <= record.n
+        recent = full[max(end - min(count, LOOKBACK), 0): end]
+        if keep is None or all(map(keep, recent)):  # the usual case: the last `count` qualify
+            return recent
+        out = []
         for i in range(end - 1, max(end - 1 - LOOKBACK, -1), -1):
             r = full[i]
-            if keep is None or keep(r):
+            if keep(r):
                 out.append(r)
                 if len(out) == count:
                     break
@@ -302,12 +307,17 @@ class RuleContext:
         ``step``, ``dloss`` (loss change over the step), ``p_end`` = Σ⟨g_t, Δw⟩,
         ``p_start`` = Σ⟨g_{t−1}, Δw⟩ (NaN if unknown), ``p`` (their mean), ``ratio`` (median
         update/weight ratio)."""
-        records = self.tail(upto, count, lambda r: self.sample(r) is not None)
-        return [self.sample(r) for r in records]
+        key = ("step_samples", upto.n, count)  # several rules ask for the same window
+        samples = self.shared.get(key)
+        if samples is None:
+            records = self.tail(upto, count, lambda r: self.sample(r) is not None)
+            samples = self.shared[key] = [self.sample(r) for r in records]
+        return samples
 
     def sample(self, record: Record) -> dict[str, float] | None:
-        if "sample" in record.cache:
-            return record.cache["sample"]
+        sample = record.cache.get("sample", _UNKNOWN)
+        if sample is not _UNKNOWN:
+            return sample
         sample = None
         entries = [e for _, e in record.role("update") if "dot_grad" in e]
         before = self.loss_of(record.n - 1) if entries else math.nan
@@ -322,6 +332,9 @@ class RuleContext:
                       "ratio": median(ratios.values())}
         record.cache["sample"] = sample
         return sample
+
+
+_UNKNOWN = object()  # not computed yet (None is an answer)
 
 
 def _observation(record: Record) -> int:

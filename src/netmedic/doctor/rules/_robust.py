@@ -24,8 +24,8 @@ def median(values) -> float:
 
 def share(flags) -> float:
     """Fraction of true values (0 for none)."""
-    flags = list(flags)
-    return sum(bool(f) for f in flags) / len(flags) if flags else 0.0
+    flags = list(map(bool, flags))
+    return sum(flags) / len(flags) if flags else 0.0
 
 
 def up_fraction(values: np.ndarray) -> float:

@@ -22,6 +22,7 @@ import math
 from netmedic.doctor.finding import Finding
 from netmedic.doctor.rules._context import RuleContext
 from netmedic.doctor.rules._robust import fmt, median, share, slope, up_fraction, up_fraction_sd
+from netmedic.doctor.rules._series import row_median
 from netmedic.doctor.rules.lr import UPDATE_RATIO_HIGH
 
 WRONG_GRADIENT_WINDOW = 8  # steps with a measured Δw (full steps) judged together
@@ -44,9 +45,6 @@ def check(ctx: RuleContext) -> list[Finding]:
         samples = ctx.step_samples(record, WRONG_GRADIENT_WINDOW)
         if len(samples) < WRONG_GRADIENT_MIN_SAMPLES or samples[-1]["step"] != record.step:
             continue
-        ratio = median(s["ratio"] for s in samples)
-        if math.isfinite(ratio) and ratio >= ctx.th.get("update_ratio_high", UPDATE_RATIO_HIGH):
-            continue
         predicted = [s["p"] for s in samples]
         descent = share(p < 0 for p in predicted)
         starts = [s["p_start"] for s in samples if math.isfinite(s["p_start"])]
@@ -54,12 +52,15 @@ def check(ctx: RuleContext) -> list[Finding]:
         agree = ctx.th["wrong_gradient_agreement"]
         if descent < agree and uphill < agree:
             continue
+        ratio = median(s["ratio"] for s in samples)
+        if math.isfinite(ratio) and ratio >= ctx.th.get("update_ratio_high", UPDATE_RATIO_HIGH):
+            continue
         ns, steps, losses = ctx.loss_series
         first = samples[0]["step"]
         keep = (steps >= first - 1) & (ns <= record.n)
         window = losses[keep]
         third = len(window) // 3
-        if third < 2 or median(window[-third:].tolist()) <= median(window[:third].tolist()):
+        if third < 2 or row_median(window[None, -third:])[0] <= row_median(window[None, :third])[0]:
             continue  # not even the medians rise: no need for the full trend test
         rising = up_fraction(window)
         needed = max(ctx.th["wrong_gradient_rising"],
