@@ -339,6 +339,52 @@ def test_a_quiet_batch_is_judged_by_one_pass_of_the_rules(monkeypatch):
     assert calls == [*range(10), *range(50, 300, 50), 299]
 
 
+def _changing_shape(case: str):
+    """Records whose tensors change in the middle of a batch: the rules read the network's
+    shape (the classes, the output layer) from the step they judge."""
+    from netmedic.doctor.history import Record
+
+    rng = np.random.default_rng(0)
+    for step in range(170 if case == "logits once" else 80):
+        tensors = {"grad/W1": {"norm": 1.0}, "grad/W2": {"norm": 1.0}}
+        loss = 2.3 * 0.99 ** step
+        if case == "labels, then logits once":  # labels up to 7 for a 5-way output, at step 20
+            if step >= 10:
+                tensors["label/y"] = {"rows": 32, "width": 1, "min": 0.0, "max": 7.0}
+            if step == 20:
+                tensors["preact/logits"] = {"norm": 5.0, "size": 160, "width": 5}
+        elif case == "logits once":  # stalled at chance level, which only step 120 tells
+            loss = 10.0 if step < 5 else 2.3 * (1 + 0.01 * rng.standard_normal())
+            if step == 120:
+                tensors["preact/logits"] = {"norm": 5.0, "size": 320, "width": 10}
+        elif step >= 10:  # a saturated hidden sigmoid; the last step of the batch lacks h2
+            tensors["act/h1"] = {"kind": "sigmoid", "sat_frac": 0.9, "width": 32, "norm": 1.0,
+                                 "size": 1024}
+            if step != 50:
+                tensors["act/h2"] = {"kind": "sigmoid", "sat_frac": 0.0, "width": 64,
+                                     "norm": 1.0, "size": 2048}
+        yield Record(0, step, loss, 0.1, 32, tensors)
+
+
+@pytest.mark.parametrize("case, expected", [
+    ("labels, then logits once", (20, "label_error")),
+    ("logits once", (120, "stalled_loss")),
+    ("output layer missing once", (11, "saturated_activation")),
+])
+def test_a_batch_whose_steps_show_the_network_differently_is_judged_step_by_step(case,
+                                                                                  expected):
+    stories = []
+    for judge_every in (1, 50):
+        doctor = Doctor(stride=1, judge_every=judge_every,
+                        num_classes=32 if case == "output layer missing once" else None)
+        for record in _changing_shape(case):
+            doctor.observe_record(record, rich=True)
+        doctor.finish()
+        stories.append(sorted((f.step, f.kind, f.where, f.evidence) for f in doctor.findings))
+    assert [story[:2] for story in stories[0]] == [expected]
+    assert stories[1] == stories[0]
+
+
 def test_judge_every_must_leave_the_rules_their_history():
     with pytest.raises(ValueError, match="judge_every=16 with stride=1 would let steps leave"):
         Doctor(stride=1, judge_every=16, history=64)
@@ -358,3 +404,13 @@ def test_a_nonfinite_grad_norm_line_does_not_hide_the_nan_after_it(tmp_path):
     path.write_text("\n".join(json.dumps(line) for line in lines) + "\n")
     found = [(f.kind, f.where, f.step) for f in diagnose_trace(path).findings]
     assert ("nonfinite", "W", 3) in found
+
+
+def test_a_replayed_record_may_number_its_step_with_any_integral_number():
+    from netmedic.doctor.history import Record
+
+    doctor = Doctor(stride=1)
+    for step in (np.float64(0.0), 1.0, np.int32(2)):
+        doctor.observe_record(Record(0, step, 1.0, 0.1, None, {"grad/W": {"norm": 1.0}}))
+    _, steps, _ = doctor.history.loss_window()
+    assert steps.tolist() == [0, 1, 2] and doctor.history.recent[0].step == 0

@@ -58,12 +58,13 @@ class Doctor:
     judge_every : the rules judge the new full observations in batches, on the first full
         observation of each block of ``judge_every`` (default: ``stride``, i.e. every full one);
         the first 10 observations, any non-finite one and any jump (:data:`JUMP`) are judged at
-        once. Within a batch each full observation is judged in turn with the rules seeing the
-        run as it was then, so findings, steps and evidence are those of judging each on arrival
-        (tested); a batch only reports them later (by at most ``judge_every + stride − 1``
-        observations), for less work per step; above ``stride``, that delay plus the longest
-        rule window (``stall_window``) must fit in ``history``. :meth:`judge` judges the pending
-        full steps at any time, :meth:`finish` everything.
+        once. A batch is judged as if each full observation were judged in turn with the rules
+        seeing the run as it was then (one pass of the rules over the whole batch when that
+        finds nothing, step by step otherwise), so findings, steps and evidence are those of
+        judging each on arrival (tested); a batch only reports them later (by at most
+        ``judge_every + stride − 1`` observations), for less work per step; above ``stride``,
+        that delay plus the longest rule window (``stall_window``) must fit in ``history``.
+        :meth:`judge` judges the pending full steps at any time, :meth:`finish` everything.
     num_classes : for ``initial_loss_off`` and ``label_error``; inferred from the labels or the
         width of the last pre-activation (logits) when not given.
     trace : write a trace while watching: a path ending in ``.jsonl`` (per-tensor statistics,
@@ -200,7 +201,7 @@ class Doctor:
         ``rich``: the record carries more than gradient norms, so the rules look at it even off
         the stride. ``record.n`` is reassigned to this doctor's count.
         """
-        record.n = self._n
+        record.n, record.step = self._n, int(record.step)
         # the loss and the tensors, as the monitor decides it live; a non-finite grad_norm
         # alone names no tensor, but makes the step one to judge at once
         record.finite = (record.loss is None or math.isfinite(record.loss)) and all(
@@ -246,22 +247,35 @@ class Doctor:
         are causal and decide each step from the steps up to it, so when that pass makes no
         finding, judging the steps one by one would make none either, and it stands. When it
         makes any, it is undone and the steps are judged one by one."""
-        upto = []
+        pending = []
         for record in reversed(self.history.full):
             if record.n <= self._evaluated_n:
                 break
-            upto.append(record.n)
-        upto.reverse()
+            pending.append(record)
+        pending.reverse()
+        upto = [record.n for record in pending]
         if tail and max(upto, default=self._evaluated_n) < self._n - 1:
             upto.append(self._n - 1)
         shared: dict = {}  # lists and arrays made once for all of them
-        if len(upto) > 1 and self._quiet(upto[-1], shared):
+        if len(upto) > 1 and self._uniform(pending, shared) and self._quiet(upto[-1], shared):
             return []
         return [finding for n in upto for finding in self._evaluate_upto(n, shared)]
 
     def _context(self, upto_n: int, shared: dict) -> RuleContext:
         return RuleContext(self.history, self.thresholds, self._evaluated_n, self.num_classes,
                            dict(self._findings), self._memo, upto_n=upto_n, shared=shared)
+
+    def _uniform(self, pending: list[Record], shared: dict) -> bool:
+        """Whether the network looks the same to the rules from every step of the batch, as one
+        pass over it assumes: the rules read its shape (the classes, the output layer) from the
+        first steps and the step judged, so every step must carry the same activations,
+        pre-activations and labels, with the same widths, and each activation's kind must be
+        known from the steps before the batch."""
+        layout = pending[-1].layout() if pending else ()
+        if any(record.layout() != layout for record in pending):
+            return False
+        before = self._context(self._evaluated_n, shared)
+        return all(before.activation_kind(name) for name, _ in pending[-1].role("act"))
 
     def _quiet(self, upto_n: int, shared: dict) -> bool:
         """Every rule once over the steps up to ``upto_n``; True (and judged) when none of them

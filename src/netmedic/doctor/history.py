@@ -53,6 +53,16 @@ class Record:
             self.cache["roles"] = roles
         return roles.get(role, [])
 
+    def layout(self) -> tuple[tuple[str, Any], ...]:
+        """The activations, pre-activations and labels it carries, by key, with their widths:
+        what the rules read the network's shape from (the classes, the output layer)."""
+        layout = self.cache.get("layout")
+        if layout is None:
+            layout = self.cache["layout"] = tuple(
+                (key, entry.get("width")) for key, entry in self.tensors.items()
+                if key.startswith(("act/", "preact/", "label/")))
+        return layout
+
     def get(self, role: str, name: str) -> dict[str, Any] | None:
         return self.tensors.get(f"{role}/{name}")
 

@@ -2,6 +2,9 @@
 
 Rules are *causal*: a rule deciding about record ``r`` uses only records up to ``r``, so its
 findings do not depend on when the doctor happened to evaluate it (live, or replaying a trace).
+And a rule decides about *every* record new to it (``ctx.new``, or each new loss), not only the
+latest: the doctor judges a batch of steps by one pass of the rules when that pass finds nothing
+(``Doctor._quiet``), which is exact only under these two properties.
 """
 
 from __future__ import annotations
