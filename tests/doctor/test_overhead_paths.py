@@ -209,6 +209,25 @@ def test_after_a_skipped_step_delta_w_is_zero_and_after_a_rollback_there_is_none
     assert doctor.history.full[-1].role("update") == []
 
 
+def test_the_probes_gradient_dot_is_for_the_next_step_only(tmp_path):
+    """⟨g_{t−1}, Δw_t⟩ is computed right after step t−1; a probe that did not watch the steps
+    in between (detached, as bench/doctor_overhead.py does) must not hand it to a later step."""
+    hook = DoctorHook(Doctor(stride=1))
+    trainer = _tiny_trainer(tmp_path, [hook])
+    x, y = trainer.arrays.x_train[:32], trainer.arrays.y_train[:32]
+    for _ in range(3):
+        trainer._step(x, y)
+    trainer.hooks = []
+    trainer._step(x, y)  # a step the doctor does not see
+    trainer.hooks = [hook]
+    for _ in range(2):
+        trainer._step(x, y)
+    steps = {r.step: r.get("update", "dense1.weight") for r in hook.doctor.history.full}
+    assert sorted(steps) == [0, 1, 2, 4, 5]
+    assert "dot_prev_grad" in steps[2] and "dot_prev_grad" in steps[5]
+    assert "dot_prev_grad" not in steps[4] and "dot_grad" in steps[4]
+
+
 def test_the_engine_probe_finds_what_a_probe_measuring_everything_finds(tmp_path):
     """A blow-up on the engine, watched through the cheap path and through the plain one
     (every gradient measured, Δw from the doctor's own copies of the weights)."""

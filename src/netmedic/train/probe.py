@@ -78,6 +78,7 @@ class DoctorHook:
         self._spans = _update_spans(trainer)
         self._stepped = False  # the previous step's update was applied
         self._prev_dots: dict[str, float] | None = None  # ⟨g_{t−1}, Δw_t⟩ for a full step
+        self._dots_step = -1  # ...the step they are for (the next one the trainer takes)
 
     def before_update(self, trainer: Trainer, state: StepState) -> bool:
         # one global norm per step, shared with the trainer's non-finite check and the guard:
@@ -92,7 +93,8 @@ class DoctorHook:
                 activation_kinds=self._kinds, grad_norm=norm,
                 activations={layer.name: layer.output for layer in self._activations},
                 preactivations={layer.name: layer.output for layer in self._preactivations},
-                updates=self._updates(trainer), prev_grad_dots=self._prev_dots)
+                updates=self._updates(trainer),
+                prev_grad_dots=self._prev_dots if self._dots_step == state.step else None)
             # per-tensor norms, rescaled where a float32 square overflows: finite when every
             # gradient is, unlike one float32 dot over them all (|g| ~ 1e20 overflows)
             state._grad_norm = doctor.history.recent[-1].global_grad_norm()
@@ -110,6 +112,7 @@ class DoctorHook:
         self._stepped = state.applied
         if self.doctor.wants_full() and not trainer.config.clip_value:
             self._prev_dots = self._update_dots(trainer, state)
+            self._dots_step = state.step + 1
 
     def _update_dots(self, trainer: Trainer, state: StepState) -> dict[str, float] | None:
         """⟨g, Δw⟩ per parameter for the update just applied, while both are in cache: what
