@@ -99,6 +99,27 @@ def test_wants_full_says_what_observe_will_do():
         assert predicted == (doctor.history.full[-1].step == step), step
 
 
+def test_observe_light_records_the_cheap_steps_and_declines_the_others():
+    doctor = Doctor(stride=4)
+    w, g = {"W": np.ones(2)}, {"W": np.full(2, 0.5)}
+    for step in range(4):  # full: the first `stride` observations
+        assert doctor.observe_light(step, 1.0, 0.1, 0.7) is None
+        doctor.observe(step=step, loss=1.0, lr=0.1, params=w, grads=g)
+    assert doctor.observe_light(4, 1.0, 0.1, 0.7) is None  # on the stride
+    doctor.observe(step=4, loss=1.0, lr=0.1, params=w, grads=g, grad_norm=0.7)
+    assert doctor.observe_light(5, 1.0, 0.1, None) is None  # no norm of its own
+    assert doctor.observe_light(5, math.nan, 0.1, 0.7) is None  # not finite
+    assert doctor.observe_light(5, 1.0, 0.1, 0.7 * 20) is None  # a jump
+    assert doctor.observe_light(5, 0.9, 0.1, 0.7) == []
+    record = doctor.history.recent[-1]
+    assert (record.step, record.loss, record.grad_norm, record.tensors) == (5, 0.9, 0.7, {})
+    assert doctor.history.full[-1].step == 4 and len(doctor.history) == 6
+    assert doctor.observe_light(6, 0.9, 0.1, 0.7) == []
+    # the step before a full one, from a caller that passes no `updates`: its arrays are needed
+    assert doctor.observe_light(7, 0.9, 0.1, 0.7) is None
+    assert len(doctor.history) == 7
+
+
 # ------------------------------------------------------------------ Δw from the optimizer
 OPTIMIZERS = {
     "sgd": lambda p, g: nn.SGD(p, g, lr=0.1),

@@ -152,12 +152,13 @@ class Doctor:
 
         Never raises on NaN/Inf, never prints NumPy warnings, keeps no reference to the arrays.
         """
+        new = self.observe_light(step, loss, lr, grad_norm)
+        if new is not None:  # the usual step of a probe with its own norm: nothing more to do
+            return new
         loss_value = scalar(loss, "loss")
         forced = self._alarming(loss_value, grad_norm)
         record = None if forced else self._monitor.light(self._n, step, loss_value, lr,
                                                          grad_norm, params, grads)
-        if record is not None and self._trace is None:  # the usual step: nothing more to do
-            return self._accept(record, False)
         full = record is None
         if full:
             record, full = self._monitor.measure(
@@ -170,6 +171,28 @@ class Doctor:
                                            updates=updates, labels=labels,
                                            grad_norm=grad_norm))
         return self._accept(record, full, urgent=forced)
+
+    def observe_light(self, step: int, loss: Any, lr: float | None = None,
+                      grad_norm: float | None = None) -> list[Finding] | None:
+        """The cheap step, for a probe that computes the global gradient norm anyway: record
+        this step from its loss, ``lr`` and ``grad_norm`` alone and return its findings (none:
+        only full steps are judged) — or return ``None``, recording nothing, when the doctor
+        wants the arrays: a full step (on the stride, a loss or norm that is not finite or
+        jumped, see :meth:`wants_full`), no ``grad_norm``, a trace being written, or arrays to
+        keep for the next full step. Then call :meth:`observe` with them. It touches as little
+        as it can: a step runs it between two passes of the training over megabytes of arrays,
+        which leave little of the doctor in cache."""
+        n, monitor = self._n, self._monitor
+        if grad_norm is None or self._trace is not None or monitor.is_full(n) or \
+                monitor.keeps_arrays(n):
+            return None
+        loss_value, norm = scalar(loss, "loss"), scalar(grad_norm, "grad_norm")
+        if self._alarming(loss_value, norm):
+            return None
+        self.history.append(Record(n, int(step), loss_value, scalar(lr, "lr"), None, {},
+                                   grad_norm=norm), full=False)
+        self._n = n + 1
+        return []
 
     def wants_full(self, loss: Any = None, grad_norm: float | None = None) -> bool:
         """Whether the next :meth:`observe`, given this ``loss`` and ``grad_norm``, computes the

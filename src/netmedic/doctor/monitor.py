@@ -63,6 +63,11 @@ class Monitor:
     def is_full(self, n: int) -> bool:
         return n < self.stride or n % self.stride == 0
 
+    def keeps_arrays(self, n: int) -> bool:
+        """Observation ``n`` comes before a full one and the caller has not been passing what
+        its Δw and ⟨g_{t−1}, Δw⟩ need: this one's parameters or gradients are copied."""
+        return self.is_full(n + 1) and not (self._updates_given and self._dots_given)
+
     def light(self, n: int, step: int, loss_value: float | None, lr: Any, grad_norm: Any,
               params: Arrays | None, grads: Arrays | None) -> Record | None:
         """The record of a step without full statistics, given the caller's global gradient

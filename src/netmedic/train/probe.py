@@ -85,8 +85,12 @@ class DoctorHook:
         # the doctor keeps it on light steps; on full ones it measures every gradient anyway
         doctor = self.doctor
         due = doctor.wants_full()
-        norm = None if due else state.grad_norm
-        if due or doctor.wants_full(state.loss, norm):
+        new = None if due else doctor.observe_light(state.step, state.loss, state.lr,
+                                                    state.grad_norm)
+        if new is not None:  # the usual step: the loss and the norm only
+            self.new_findings = new
+        else:
+            norm = None if due else state.grad_norm
             self.new_findings = doctor.observe(
                 step=state.step, loss=state.loss, lr=state.lr, params=trainer.params,
                 grads=trainer.grads, inputs=state.x, labels=state.y,
@@ -98,10 +102,6 @@ class DoctorHook:
             # per-tensor norms, rescaled where a float32 square overflows: finite when every
             # gradient is, unlike one float32 dot over them all (|g| ~ 1e20 overflows)
             state._grad_norm = doctor.history.recent[-1].global_grad_norm()
-        else:  # the usual step: the loss and the norm only
-            self.new_findings = doctor.observe(step=state.step, loss=state.loss, lr=state.lr,
-                                               params=trainer.params, grads=trainer.grads,
-                                               grad_norm=norm)
         self._prev_dots = None
         if self.histograms is not None:
             self._histogram(state.step)
