@@ -178,19 +178,21 @@ class Doctor:
         this step from its loss, ``lr`` and ``grad_norm`` alone and return its findings (none:
         only full steps are judged) — or return ``None``, recording nothing, when the doctor
         wants the arrays: a full step (on the stride, a loss or norm that is not finite or
-        jumped, see :meth:`wants_full`), no ``grad_norm``, a trace being written, or arrays to
-        keep for the next full step. Then call :meth:`observe` with them. It touches as little
-        as it can: a step runs it between two passes of the training over megabytes of arrays,
-        which leave little of the doctor in cache."""
-        n, monitor = self._n, self._monitor
-        if grad_norm is None or self._trace is not None or monitor.is_full(n) or \
+        jumped, see :meth:`wants_full`), no ``grad_norm``, a trace of raw arrays being written,
+        or arrays to keep for the next full step. Then call :meth:`observe` with them. It
+        touches as little as it can: a step runs it between two passes of the training over
+        megabytes of arrays, which leave little of the doctor in cache."""
+        n, monitor, trace = self._n, self._monitor, self._trace
+        if grad_norm is None or (trace is not None and trace.raw) or monitor.is_full(n) or \
                 monitor.keeps_arrays(n):
             return None
         loss_value, norm = scalar(loss, "loss"), scalar(grad_norm, "grad_norm")
         if self._alarming(loss_value, norm):
             return None
-        self.history.append(Record(n, int(step), loss_value, scalar(lr, "lr"), None, {},
-                                   grad_norm=norm), full=False)
+        record = Record(n, int(step), loss_value, scalar(lr, "lr"), None, {}, grad_norm=norm)
+        self.history.append(record, full=False)
+        if trace is not None:
+            trace.write(record, {})
         self._n = n + 1
         return []
 
