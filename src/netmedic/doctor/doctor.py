@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import sys
 import traceback
 import warnings
 from collections.abc import Mapping
@@ -40,6 +41,7 @@ MAX_INTERNAL_ERRORS = 20  # tracebacks kept from failing rules (memory stays bou
 #: the step a full one (and judged at once): minibatch noise moves them 2–5× (issue 4), a blow-up
 #: more — the doctor looks closely where the cheap signs jumped, not only on the stride
 JUMP = 10.0
+_LARGEST = sys.float_info.max  # a finite number is at most this (Inf and NaN are not)
 
 
 class Doctor:
@@ -92,10 +94,14 @@ class Doctor:
                 f"history ({history} steps) before the rules judge them with the {window}-step "
                 f"windows they need; keep judge_every + stride - 1 + {window} <= history, or "
                 "raise history")
-        self.history = History(history)
+        self._history = History(history)
         self._monitor = Monitor(batch_axis=batch_axis, stride=stride)
         self._findings: dict[tuple[str, str], Finding] = {}
         self._n = 0
+        # light steps noted by observe_light's fast path, made records when the history is read
+        self._pending: list[tuple] = []
+        self._light_until = 0  # observations before this one may take the fast path...
+        self._limits = (0.0, 0.0)  # ...with a loss and a grad_norm at most these (no jump)
         self._evaluated_n = -1
         self._reference = (0.0, 0.0)  # loss and global gradient norm of the last full step
         self._memo: dict = {}
@@ -182,7 +188,17 @@ class Doctor:
         or arrays to keep for the next full step. Then call :meth:`observe` with them. It
         touches as little as it can: a step runs it between two passes of the training over
         megabytes of arrays, which leave little of the doctor in cache."""
-        n, monitor, trace = self._n, self._monitor, self._trace
+        n = self._n
+        if n < self._light_until and type(step) is int and isinstance(loss, float) and \
+                isinstance(grad_norm, float) and (lr is None or isinstance(lr, float)) and \
+                -_LARGEST <= loss <= self._limits[0] and 0.0 <= grad_norm <= self._limits[1]:
+            # the usual step: noted as it is, made a record when the history is next read
+            self._pending.append((n, step, loss, lr, grad_norm))
+            self._n = n + 1
+            return []
+        if self._pending:
+            self._flush()
+        monitor, trace = self._monitor, self._trace
         if grad_norm is None or (trace is not None and trace.raw) or monitor.is_full(n) or \
                 monitor.keeps_arrays(n):
             return None
@@ -195,6 +211,23 @@ class Doctor:
             trace.write(record, {})
         self._n = n + 1
         return []
+
+    @property
+    def history(self) -> History:
+        """What the doctor remembers, up to the last observation."""
+        if self._pending:
+            self._flush()
+        return self._history
+
+    def _flush(self) -> None:
+        """Make the light steps noted by :meth:`observe_light` records, in order."""
+        pending, self._pending = self._pending, []
+        for n, step, loss, lr, norm in pending:
+            record = Record(n, step, float(loss), None if lr is None else float(lr), None, {},
+                            grad_norm=float(norm))
+            self._history.append(record, full=False)
+            if self._trace is not None:
+                self._trace.write(record, {})
 
     def wants_full(self, loss: Any = None, grad_norm: float | None = None) -> bool:
         """Whether the next :meth:`observe`, given this ``loss`` and ``grad_norm``, computes the
@@ -249,12 +282,27 @@ class Doctor:
         if full and record.finite:
             norm = record.global_grad_norm()
             self._reference = (record.loss or 0.0, norm or 0.0)
+        if full:
+            self._light_path()
         # on a fixed grid of observations (a judgement off the grid does not shift it), so no
         # full step waits more than judge_every + stride - 1 observations
         if full and (record.n < FIRST_KEEP or urgent or not record.finite
                      or record.n // self.judge_every > self._evaluated_n // self.judge_every):
             return self._evaluate()
         return []
+
+    def _light_path(self) -> None:
+        """After a full observation: up to which observation :meth:`observe_light` may note a
+        step without looking further (the next full one, or the one before it when that one's
+        arrays are kept), and the loss and norm above which a step is a jump (:data:`JUMP`)."""
+        monitor, n = self._monitor, self._n
+        until = n if n < monitor.stride else -(-n // monitor.stride) * monitor.stride
+        if until and monitor.keeps_arrays(until - 1):
+            until -= 1
+        self._light_until = 0 if self._trace is not None and self._trace.raw else until
+        ref_loss, ref_norm = self._reference
+        self._limits = (JUMP * ref_loss if ref_loss > 0 else _LARGEST,
+                        JUMP * ref_norm if ref_norm > 0 else _LARGEST)
 
     def judge(self) -> list[Finding]:
         """Run the rules now over the full steps not judged yet (with the losses up to each);
