@@ -454,3 +454,18 @@ def test_a_replayed_record_may_number_its_step_with_any_integral_number():
         doctor.observe_record(Record(0, step, 1.0, 0.1, None, {"grad/W": {"norm": 1.0}}))
     _, steps, _ = doctor.history.loss_window()
     assert steps.tolist() == [0, 1, 2] and doctor.history.recent[0].step == 0
+
+
+def test_light_steps_noted_in_passing_stay_bounded_and_in_order():
+    doctor = Doctor(stride=1000, history=64)
+    w = {"W": np.ones(2)}
+    for step in range(1001):  # the first 1000 observations are full, and the 1000th
+        doctor.observe(step=step, loss=1.0, lr=0.1, params=w, grads=w, updates=w,
+                       prev_grad_dots={"W": 0.0}, grad_norm=1.0)
+    for step in range(1001, 1999):
+        assert doctor.observe_light(step, 1.0 + step / 1000, 0.1, 0.5) == []
+        assert len(doctor._pending) <= 256
+    assert [r.step for r in doctor.history.recent] == list(range(1999 - 64, 1999))
+    assert doctor.history.recent[-1].loss == 1.0 + 1998 / 1000
+    assert doctor.observe_light(1999, 1.0, 0.1, 0.5) == []
+    assert doctor.observe_light(2000, 1.0, 0.1, 0.5) is None  # on the stride

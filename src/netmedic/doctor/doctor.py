@@ -42,6 +42,7 @@ MAX_INTERNAL_ERRORS = 20  # tracebacks kept from failing rules (memory stays bou
 #: more — the doctor looks closely where the cheap signs jumped, not only on the stride
 JUMP = 10.0
 _LARGEST = sys.float_info.max  # a finite number is at most this (Inf and NaN are not)
+_MAX_PENDING = 256  # light steps noted before they are made records (memory stays bounded)
 
 
 class Doctor:
@@ -210,6 +211,7 @@ class Doctor:
         if trace is not None:
             trace.write(record, {})
         self._n = n + 1
+        self._light_path()  # the next steps may be noted again (a long stride: _MAX_PENDING)
         return []
 
     @property
@@ -292,13 +294,15 @@ class Doctor:
         return []
 
     def _light_path(self) -> None:
-        """After a full observation: up to which observation :meth:`observe_light` may note a
-        step without looking further (the next full one, or the one before it when that one's
-        arrays are kept), and the loss and norm above which a step is a jump (:data:`JUMP`)."""
+        """After a full observation (or a light one made a record at once): up to which
+        observation :meth:`observe_light` may note a step without looking further (the next
+        full one, or the one before it when that one's arrays are kept; at most _MAX_PENDING
+        ahead), and the loss and norm above which a step is a jump (:data:`JUMP`)."""
         monitor, n = self._monitor, self._n
         until = n if n < monitor.stride else -(-n // monitor.stride) * monitor.stride
         if until and monitor.keeps_arrays(until - 1):
             until -= 1
+        until = min(until, n + _MAX_PENDING)
         self._light_until = 0 if self._trace is not None and self._trace.raw else until
         ref_loss, ref_norm = self._reference
         self._limits = (JUMP * ref_loss if ref_loss > 0 else _LARGEST,
