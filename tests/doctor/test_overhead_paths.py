@@ -464,8 +464,39 @@ def test_light_steps_noted_in_passing_stay_bounded_and_in_order():
                        prev_grad_dots={"W": 0.0}, grad_norm=1.0)
     for step in range(1001, 1999):
         assert doctor.observe_light(step, 1.0 + step / 1000, 0.1, 0.5) == []
-        assert len(doctor._pending) <= 256
+        assert len(doctor.history.pending) <= 256
     assert [r.step for r in doctor.history.recent] == list(range(1999 - 64, 1999))
     assert doctor.history.recent[-1].loss == 1.0 + 1998 / 1000
     assert doctor.observe_light(1999, 1.0, 0.1, 0.5) == []
     assert doctor.observe_light(2000, 1.0, 0.1, 0.5) is None  # on the stride
+
+
+@pytest.mark.parametrize("what", ["loss", "grad_norm"])
+def test_after_a_huge_but_finite_step_an_infinite_one_is_still_nonfinite(what):
+    """JUMP × a reference near the largest float is Inf: the cheap path must not take Inf."""
+    doctor, w = Doctor(stride=10), {"W": np.ones(3)}
+    for step in range(11):
+        big = 1e200 if step == 10 else 1.0
+        doctor.observe(step=step, loss=big if what == "loss" else 1.0, lr=0.1, params=w,
+                       grads={"W": np.full(3, big if what == "grad_norm" else 1.0)})
+    loss, norm = (math.inf, 1.0) if what == "loss" else (1.0, math.inf)
+    assert doctor.observe_light(11, loss, 0.1, norm) is None
+    found = doctor.observe(step=11, loss=loss, lr=0.1, params=w,
+                           grads={"W": np.full(3, 1.0 if what == "loss" else np.inf)},
+                           grad_norm=norm)
+    assert [(f.kind, f.step) for f in found] == [("nonfinite", 11)]
+
+
+def test_a_held_history_and_a_trace_see_every_step_at_once(tmp_path):
+    path = tmp_path / "run.jsonl"
+    traced, plain = Doctor(stride=10, trace=str(path)), Doctor(stride=10)
+    held = plain.history
+    w = {"W": np.ones(3)}
+    for step in range(18):
+        for doctor in (traced, plain):
+            doctor.observe(step=step, loss=1.0, lr=0.1, params=w, grads=w, updates=w,
+                           prev_grad_dots={"W": 0.0}, grad_norm=1.0)
+        assert held.recent[-1].step == step and len(held) == step + 1
+        assert traced.history.pending == []  # a trace is written as the steps come
+    traced._trace.flush()
+    assert len(path.read_text().splitlines()) == 1 + 18

@@ -95,12 +95,10 @@ class Doctor:
                 f"history ({history} steps) before the rules judge them with the {window}-step "
                 f"windows they need; keep judge_every + stride - 1 + {window} <= history, or "
                 "raise history")
-        self._history = History(history)
+        self.history = History(history)
         self._monitor = Monitor(batch_axis=batch_axis, stride=stride)
         self._findings: dict[tuple[str, str], Finding] = {}
         self._n = 0
-        # light steps noted by observe_light's fast path, made records when the history is read
-        self._pending: list[tuple] = []
         self._light_until = 0  # observations before this one may take the fast path...
         self._limits = (0.0, 0.0)  # ...with a loss and a grad_norm at most these (no jump)
         self._evaluated_n = -1
@@ -194,18 +192,17 @@ class Doctor:
                 isinstance(grad_norm, float) and (lr is None or isinstance(lr, float)) and \
                 -_LARGEST <= loss <= self._limits[0] and 0.0 <= grad_norm <= self._limits[1]:
             # the usual step: noted as it is, made a record when the history is next read
-            self._pending.append((n, step, loss, lr, grad_norm))
+            self.history.pending.append((n, step, loss, lr, grad_norm))
             self._n = n + 1
             return []
-        if self._pending:
-            self._flush()
         monitor, trace = self._monitor, self._trace
         if grad_norm is None or (trace is not None and trace.raw) or monitor.is_full(n) or \
                 monitor.keeps_arrays(n):
             return None
-        loss_value, norm = scalar(loss, "loss"), scalar(grad_norm, "grad_norm")
-        if self._alarming(loss_value, norm):
+        loss_value = scalar(loss, "loss")
+        if self._alarming(loss_value, grad_norm):
             return None
+        norm = scalar(grad_norm, "grad_norm")
         record = Record(n, int(step), loss_value, scalar(lr, "lr"), None, {}, grad_norm=norm)
         self.history.append(record, full=False)
         if trace is not None:
@@ -213,23 +210,6 @@ class Doctor:
         self._n = n + 1
         self._light_path()  # the next steps may be noted again (a long stride: _MAX_PENDING)
         return []
-
-    @property
-    def history(self) -> History:
-        """What the doctor remembers, up to the last observation."""
-        if self._pending:
-            self._flush()
-        return self._history
-
-    def _flush(self) -> None:
-        """Make the light steps noted by :meth:`observe_light` records, in order."""
-        pending, self._pending = self._pending, []
-        for n, step, loss, lr, norm in pending:
-            record = Record(n, step, float(loss), None if lr is None else float(lr), None, {},
-                            grad_norm=float(norm))
-            self._history.append(record, full=False)
-            if self._trace is not None:
-                self._trace.write(record, {})
 
     def wants_full(self, loss: Any = None, grad_norm: float | None = None) -> bool:
         """Whether the next :meth:`observe`, given this ``loss`` and ``grad_norm``, computes the
@@ -302,11 +282,11 @@ class Doctor:
         until = n if n < monitor.stride else -(-n // monitor.stride) * monitor.stride
         if until and monitor.keeps_arrays(until - 1):
             until -= 1
-        until = min(until, n + _MAX_PENDING)
-        self._light_until = 0 if self._trace is not None and self._trace.raw else until
-        ref_loss, ref_norm = self._reference
-        self._limits = (JUMP * ref_loss if ref_loss > 0 else _LARGEST,
-                        JUMP * ref_norm if ref_norm > 0 else _LARGEST)
+        # a trace gets every line as it happens (a run that dies keeps all it wrote)
+        self._light_until = 0 if self._trace is not None else min(until, n + _MAX_PENDING)
+        ref_loss, ref_norm = self._reference  # JUMP × a huge one would be Inf: no limit at all
+        self._limits = (min(JUMP * ref_loss, _LARGEST) if ref_loss > 0 else _LARGEST,
+                        min(JUMP * ref_norm, _LARGEST) if ref_norm > 0 else _LARGEST)
 
     def judge(self) -> list[Finding]:
         """Run the rules now over the full steps not judged yet (with the losses up to each);

@@ -107,40 +107,83 @@ class History:
         if capacity < 16:
             raise ValueError(f"history must keep at least 16 steps; got {capacity}")
         self.capacity = capacity
-        self.recent: deque[Record] = deque(maxlen=capacity)
-        self.full: deque[Record] = deque(maxlen=capacity)
+        #: light steps noted in passing, ``(n, step, loss, lr, grad_norm)`` (plain numbers):
+        #: made records, in order, before anything reads or appends (Doctor.observe_light)
+        self.pending: list[tuple] = []
+        self._recent: deque[Record] = deque(maxlen=capacity)
+        self._full: deque[Record] = deque(maxlen=capacity)
         # n, step and loss of the recent records: C arrays (a store costs what a list store
         # does, a third of a NumPy scalar store, and this runs every step), read by the rules
         # as NumPy arrays without converting element by element
         self._ring_n = array("q", [0] * capacity)
         self._ring_step = array("q", [0] * capacity)
         self._ring_loss = array("d", [math.nan] * capacity)
-        self.first: list[Record] = []
+        self._first: list[Record] = []
         self._thinned: list[Record] = []
         self._thin_every = 1
-        self.count = 0
+        self._count = 0
+
+    def settle(self) -> None:
+        """Make the steps noted in :attr:`pending` records (light ones: no tensors)."""
+        pending, self.pending = self.pending, []
+        for n, step, loss, lr, norm in pending:
+            self._keep(Record(n, step, float(loss), None if lr is None else float(lr), None,
+                              {}, grad_norm=float(norm)), False)
+
+    @property
+    def recent(self) -> deque[Record]:
+        """The last ``capacity`` records."""
+        if self.pending:
+            self.settle()
+        return self._recent
+
+    @property
+    def full(self) -> deque[Record]:
+        """The last ``capacity`` records with the full statistics."""
+        if self.pending:
+            self.settle()
+        return self._full
+
+    @property
+    def first(self) -> list[Record]:
+        """The first :data:`FIRST_KEEP` records."""
+        if self.pending:
+            self.settle()
+        return self._first
+
+    @property
+    def count(self) -> int:
+        """Records kept so far (the run's length)."""
+        return self._count + len(self.pending)
 
     def append(self, record: Record, full: bool = True) -> None:
         """Keep ``record``; ``full``: it carries the full statistics (not only gradient norms)."""
-        self.recent.append(record)
+        if self.pending:
+            self.settle()
+        self._keep(record, full)
+
+    def _keep(self, record: Record, full: bool) -> None:
+        self._recent.append(record)
         if full:
-            self.full.append(record)
-        at = self.count % self.capacity
+            self._full.append(record)
+        at = self._count % self.capacity
         self._ring_n[at] = record.n
         self._ring_step[at] = record.step
         self._ring_loss[at] = math.nan if record.loss is None else record.loss
-        if len(self.first) < FIRST_KEEP:
-            self.first.append(record)
+        if len(self._first) < FIRST_KEEP:
+            self._first.append(record)
         if record.n % self._thin_every == 0:
             self._thinned.append(record)
             if len(self._thinned) > self.capacity:
                 self._thin_every *= 2
                 self._thinned = [r for r in self._thinned if r.n % self._thin_every == 0]
-        self.count += 1
+        self._count += 1
 
     def loss_window(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(n, steps, losses)`` of the recent records, oldest first (NaN: missing/non-finite);
         read-only arrays (copies: the rings go on turning)."""
+        if self.pending:
+            self.settle()
         at = self.count % self.capacity  # the oldest sits where the next one goes
         out = []
         for ring in (self._ring_n, self._ring_step, self._ring_loss):
@@ -159,7 +202,7 @@ class History:
     @property
     def records(self) -> list[Record]:
         """Every record still held (thinned over the whole run, dense over the recent part)."""
-        seen: dict[int, Record] = {r.n: r for r in self.first}
+        seen: dict[int, Record] = {r.n: r for r in self.first}  # (settles what is pending)
         seen.update((r.n, r) for r in self._thinned)
         seen.update((r.n, r) for r in self.recent)
         return [seen[n] for n in sorted(seen)]

@@ -87,10 +87,16 @@ class DoctorHook:
         due = doctor.wants_full()
         new = None if due else doctor.observe_light(state.step, state.loss, state.lr,
                                                     state.grad_norm)
+        norm = None if due else state.grad_norm
         if new is not None:  # the usual step: the loss and the norm only
             self.new_findings = new
+        elif not (due or doctor.wants_full(state.loss, norm)):
+            # a light step all the same, whose parameters and gradients the doctor keeps (its
+            # next step is a full one) or writes (a trace of raw arrays)
+            self.new_findings = doctor.observe(step=state.step, loss=state.loss, lr=state.lr,
+                                               params=trainer.params, grads=trainer.grads,
+                                               grad_norm=norm)
         else:
-            norm = None if due else state.grad_norm
             self.new_findings = doctor.observe(
                 step=state.step, loss=state.loss, lr=state.lr, params=trainer.params,
                 grads=trainer.grads, inputs=state.x, labels=state.y,
