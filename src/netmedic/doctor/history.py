@@ -130,26 +130,26 @@ class History:
             self._keep(Record(n, step, float(loss), None if lr is None else float(lr), None,
                               {}, grad_norm=float(norm)), False)
 
+    def _settled(self, held):
+        """``held`` (one of the containers below, changed in place), once nothing is pending."""
+        if self.pending:
+            self.settle()
+        return held
+
     @property
     def recent(self) -> deque[Record]:
         """The last ``capacity`` records."""
-        if self.pending:
-            self.settle()
-        return self._recent
+        return self._settled(self._recent)
 
     @property
     def full(self) -> deque[Record]:
         """The last ``capacity`` records with the full statistics."""
-        if self.pending:
-            self.settle()
-        return self._full
+        return self._settled(self._full)
 
     @property
     def first(self) -> list[Record]:
         """The first :data:`FIRST_KEEP` records."""
-        if self.pending:
-            self.settle()
-        return self._first
+        return self._settled(self._first)
 
     @property
     def count(self) -> int:
