@@ -177,38 +177,28 @@ class Doctor:
                                            grad_norm=grad_norm))
         return self._accept(record, full, urgent=forced)
 
-    def observe_light(self, step: int, loss: Any, lr: float | None = None,
+    def observe_light(self, step: int, loss: float, lr: float | None = None,
                       grad_norm: float | None = None) -> list[Finding] | None:
-        """The cheap step, for a probe that computes the global gradient norm anyway: record
-        this step from its loss, ``lr`` and ``grad_norm`` alone and return its findings (none:
-        only full steps are judged) — or return ``None``, recording nothing, when the doctor
-        wants the arrays: a full step (on the stride, a loss or norm that is not finite or
-        jumped, see :meth:`wants_full`), no ``grad_norm``, a trace of raw arrays being written,
-        or arrays to keep for the next full step. Then call :meth:`observe` with them. It
-        touches as little as it can: a step runs it between two passes of the training over
-        megabytes of arrays, which leave little of the doctor in cache."""
+        """The cheap step, for a probe that computes the global gradient norm anyway: note this
+        step from its loss, ``lr`` and ``grad_norm`` (floats, ``step`` an int) and return
+        its findings (none: only full steps are judged) — or return ``None``, noting nothing,
+        when it cannot: a full step (on the stride, a loss or norm that is not finite or jumped,
+        see :meth:`wants_full`), a step whose arrays the doctor keeps for the next full one, a
+        trace being written, numbers of other types. Then call :meth:`observe`. The step goes
+        into ``history.pending`` and becomes a record when the history is next read: it runs
+        between two passes of the training over megabytes of arrays, which leave little of the
+        doctor in cache, so it touches as little as it can."""
         n = self._n
-        if n < self._light_until and type(step) is int and isinstance(loss, float) and \
-                isinstance(grad_norm, float) and (lr is None or isinstance(lr, float)) and \
-                -_LARGEST <= loss <= self._limits[0] and 0.0 <= grad_norm <= self._limits[1]:
-            # the usual step: noted as it is, made a record when the history is next read
-            self.history.pending.append((n, step, loss, lr, grad_norm))
-            self._n = n + 1
-            return []
-        monitor, trace = self._monitor, self._trace
-        if grad_norm is None or (trace is not None and trace.raw) or monitor.is_full(n) or \
-                monitor.keeps_arrays(n):
+        if not (n < self._light_until and type(step) is int and isinstance(loss, float)
+                and isinstance(grad_norm, float) and (lr is None or isinstance(lr, float))
+                and -_LARGEST <= loss <= self._limits[0]
+                and 0.0 <= grad_norm <= self._limits[1]):
             return None
-        loss_value = scalar(loss, "loss")
-        if self._alarming(loss_value, grad_norm):
-            return None
-        norm = scalar(grad_norm, "grad_norm")
-        record = Record(n, int(step), loss_value, scalar(lr, "lr"), None, {}, grad_norm=norm)
-        self.history.append(record, full=False)
-        if trace is not None:
-            trace.write(record, {})
+        pending = self.history.pending
+        pending.append((n, step, loss, lr, grad_norm))
+        if len(pending) >= _MAX_PENDING:  # a long stride: memory stays bounded
+            self.history.settle()
         self._n = n + 1
-        self._light_path()  # the next steps may be noted again (a long stride: _MAX_PENDING)
         return []
 
     def wants_full(self, loss: Any = None, grad_norm: float | None = None) -> bool:
@@ -274,16 +264,15 @@ class Doctor:
         return []
 
     def _light_path(self) -> None:
-        """After a full observation (or a light one made a record at once): up to which
-        observation :meth:`observe_light` may note a step without looking further (the next
-        full one, or the one before it when that one's arrays are kept; at most _MAX_PENDING
-        ahead), and the loss and norm above which a step is a jump (:data:`JUMP`)."""
+        """After a full observation: up to which observation :meth:`observe_light` may note a
+        step (the next full one, or the one before it when that one's arrays are kept), and
+        the loss and norm above which a step is a jump (:data:`JUMP`)."""
         monitor, n = self._monitor, self._n
         until = n if n < monitor.stride else -(-n // monitor.stride) * monitor.stride
         if until and monitor.keeps_arrays(until - 1):
             until -= 1
         # a trace gets every line as it happens (a run that dies keeps all it wrote)
-        self._light_until = 0 if self._trace is not None else min(until, n + _MAX_PENDING)
+        self._light_until = 0 if self._trace is not None else until
         ref_loss, ref_norm = self._reference  # JUMP × a huge one would be Inf: no limit at all
         self._limits = (min(JUMP * ref_loss, _LARGEST) if ref_loss > 0 else _LARGEST,
                         min(JUMP * ref_norm, _LARGEST) if ref_norm > 0 else _LARGEST)

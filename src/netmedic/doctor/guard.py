@@ -49,6 +49,7 @@ import numpy as np
 
 from netmedic.doctor.finding import Finding
 from netmedic.doctor.remedy import TrainingControl, apply_remedy
+from netmedic.doctor.rules._robust import median
 
 MAX_ROLLBACKS = 3  # a fourth rollback means lowering the LR is not the cure: stop and say so
 LR_FACTOR = 0.1  # issue 4: "lower the LR ×0.1" (one decade, as in LR range tests)
@@ -156,10 +157,7 @@ class Guard:
         if self._start_loss is None:
             self._start_loss = loss  # the scale of this problem's loss, for MIN_RISE
         self._losses.append(loss)
-        ordered = sorted(self._losses)  # statistics.median costs more than this whole step
-        mid = len(ordered) // 2
-        self._loss_now = ordered[mid] if len(ordered) % 2 else 0.5 * (ordered[mid - 1] +
-                                                                       ordered[mid])
+        self._loss_now = median(self._losses)  # (statistics.median costs more than a step)
         if self._trusted is not None and self._trusted[2] == math.inf:
             self._trusted = (*self._trusted[:2], self._loss_now)  # the first state's loss
         if len(self._losses) == LOSS_WINDOW:

@@ -89,11 +89,6 @@ class TraceWriter:
             (self.path / "trace.json").write_text(json.dumps(_header(settings)) + "\n")
             self._fh = None
 
-    @property
-    def raw(self) -> bool:
-        """Writes raw arrays (a folder of ``.npz``), not only the record's statistics."""
-        return not self.jsonl
-
     def write(self, record: Record, arrays: Mapping[str, Any]) -> None:
         if self.jsonl:
             if self._fh is not None:

@@ -91,8 +91,8 @@ class DoctorHook:
         if new is not None:  # the usual step: the loss and the norm only
             self.new_findings = new
         elif not (due or doctor.wants_full(state.loss, norm)):
-            # a light step all the same, whose parameters and gradients the doctor keeps (its
-            # next step is a full one) or writes (a trace of raw arrays)
+            # a light step all the same, which the doctor could not note in passing: it keeps
+            # the parameters and gradients (its next step is a full one) or writes a trace
             self.new_findings = doctor.observe(step=state.step, loss=state.loss, lr=state.lr,
                                                params=trainer.params, grads=trainer.grads,
                                                grad_norm=norm)
