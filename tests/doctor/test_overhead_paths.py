@@ -176,13 +176,19 @@ class _Weights:
         return True
 
 
-@pytest.mark.parametrize("clip_norm", [None, 0.05])
-def test_the_engine_probe_hands_over_the_optimizers_step_as_delta_w(tmp_path, clip_norm):
+@pytest.mark.parametrize(("clip_norm", "optimizer"),
+                         [(None, "momentum"), (0.05, "momentum"), (None, "adamw")])
+def test_the_engine_probe_hands_over_the_optimizers_step_as_delta_w(tmp_path, clip_norm,
+                                                                    optimizer):
     """Δw from the optimizer, ⟨g_{t−1}, Δw⟩ computed by the probe right after the update
-    (with the gradient as computed, before clipping scaled it), no copies by the doctor."""
+    (with the gradient as computed, before clipping scaled it), no copies by the doctor; the
+    probe slices the optimizer's buffers once and reads them afresh every step (AdamW's decay:
+    a buffer of its own, recomputed on each call)."""
     seen = _Weights()
     doctor = Doctor(stride=3)
-    trainer = _tiny_trainer(tmp_path, [seen, DoctorHook(doctor)], clip_norm=clip_norm)
+    decay = {"weight_decay": 0.1} if optimizer == "adamw" else {}
+    trainer = _tiny_trainer(tmp_path, [seen, DoctorHook(doctor)], clip_norm=clip_norm,
+                            optimizer=optimizer, **decay)
     x, y = trainer.arrays.x_train[:32], trainer.arrays.y_train[:32]
     for _ in range(12):
         trainer._step(x, y)
@@ -497,6 +503,33 @@ def test_a_held_history_and_a_trace_see_every_step_at_once(tmp_path):
             doctor.observe(step=step, loss=1.0, lr=0.1, params=w, grads=w, updates=w,
                            prev_grad_dots={"W": 0.0}, grad_norm=1.0)
         assert held.recent[-1].step == step and len(held) == step + 1
-        assert traced.history.pending == []  # a trace is written as the steps come
-    traced._trace.flush()
-    assert len(path.read_text().splitlines()) == 1 + 18
+        traced._trace.flush()  # a trace is written as the steps come, light ones included
+        assert len(path.read_text().splitlines()) == 1 + step + 1
+    assert traced.history.records == plain.history.records
+
+
+def test_a_light_step_writes_the_trace_line_its_record_would(tmp_path):
+    """observe_light writes a JSON-lines trace's line itself: byte for byte the line the
+    ordinary path writes from the step's record (NumPy floats, no lr, odd values included)."""
+    class Ordinary(Doctor):
+        def observe_light(self, *args, **kwargs):
+            return None
+
+    texts = []
+    for cls in (Doctor, Ordinary):
+        path = tmp_path / f"{cls.__name__}.jsonl"
+        doctor = cls(stride=5, trace=str(path))
+        rng = np.random.default_rng(0)
+        w = {"W": np.ones((3, 3))}
+        for step in range(60):
+            g = {"W": rng.normal(size=(3, 3))}
+            loss = [float(rng.lognormal()), np.float64(-0.0), 1e-300, -2.5][step % 4]
+            lr = [0.1 * 0.97**step, None, np.float64(1 / 3)][step % 3]
+            doctor.observe(step=step, loss=loss, lr=lr, params=w, grads=g, updates=g,
+                           prev_grad_dots={"W": -0.1},
+                           grad_norm=float(np.linalg.norm(g["W"])))
+        doctor.close()
+        texts.append(path.read_text())
+    light = [line for line in texts[0].splitlines() if '"tensors":{}' in line]
+    assert len(light) > 30 and "np.float64" not in texts[0]
+    assert texts[0] == texts[1]

@@ -184,7 +184,8 @@ class Doctor:
         its findings (none: only full steps are judged) — or return ``None``, noting nothing,
         when it cannot: a full step (on the stride, a loss or norm that is not finite or jumped,
         see :meth:`wants_full`), a step whose arrays the doctor keeps for the next full one, a
-        trace being written, numbers of other types. Then call :meth:`observe`. The step goes
+        trace of raw arrays being written, numbers of other types. Then call :meth:`observe`.
+        A JSON-lines trace gets the step's line at once. The step goes
         into ``history.pending`` and becomes a record when the history is next read: it runs
         between two passes of the training over megabytes of arrays, which leave little of the
         doctor in cache, so it touches as little as it can."""
@@ -194,6 +195,10 @@ class Doctor:
                 and -_LARGEST <= loss <= self._limits[0]
                 and 0.0 <= grad_norm <= self._limits[1]):
             return None
+        if self._trace is not None:  # a JSON-lines trace (see _light_path): its line at once
+            if lr is not None and not -_LARGEST <= lr <= _LARGEST:
+                return None  # a non-finite lr is written as a string: the ordinary path
+            self._trace.light(step, loss, lr, grad_norm)
         pending = self.history.pending
         pending.append((n, step, loss, lr, grad_norm))
         if len(pending) >= _MAX_PENDING:  # a long stride: memory stays bounded
@@ -271,8 +276,9 @@ class Doctor:
         until = n if n < monitor.stride else -(-n // monitor.stride) * monitor.stride
         if until and monitor.keeps_arrays(until - 1):
             until -= 1
-        # a trace gets every line as it happens (a run that dies keeps all it wrote)
-        self._light_until = 0 if self._trace is not None else until
+        # a trace gets every line as it happens (a run that dies keeps all it wrote): a light
+        # step's line is written by observe_light; a folder of raw arrays needs the arrays
+        self._light_until = 0 if self._trace is not None and not self._trace.jsonl else until
         ref_loss, ref_norm = self._reference  # JUMP × a huge one would be Inf: no limit at all
         self._limits = (min(JUMP * ref_loss, _LARGEST) if ref_loss > 0 else _LARGEST,
                         min(JUMP * ref_norm, _LARGEST) if ref_norm > 0 else _LARGEST)

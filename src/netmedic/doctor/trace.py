@@ -97,6 +97,15 @@ class TraceWriter:
             np.savez(self.path / f"step_{self._count:07d}.npz", **_flatten(record.step, arrays))
         self._count += 1
 
+    def light(self, step: int, loss: float, lr: float | None, grad_norm: float) -> None:
+        """The line of a step noted from its loss, lr and global gradient norm alone
+        (``Doctor.observe_light``: finite floats, an int step), as :func:`record_line` writes
+        it for that step's record, without making the record first."""
+        lr_field = "" if lr is None else f'"lr":{float.__repr__(lr)},'
+        self._fh.write(f'{{"step":{int.__repr__(step)},"loss":{float.__repr__(loss)},{lr_field}'
+                       f'"grad_norm":{float.__repr__(grad_norm)},"tensors":{{}}}}\n')
+        self._count += 1
+
     def flush(self) -> None:
         """Make everything written so far readable (a gzip stream gets a sync point)."""
         if self._fh is None:

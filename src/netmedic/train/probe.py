@@ -10,6 +10,7 @@ activations, pre-activations and the optimizer's last step as Δw (no copy of th
 
 from __future__ import annotations
 
+import operator
 from pathlib import Path
 
 import numpy as np
@@ -76,6 +77,7 @@ class DoctorHook:
         self._preactivations = [layer for layer in layers if layer.kind in PREACTIVATION_KINDS]
         self._kinds = {layer.name: layer.saturation for layer in self._activations}
         self._spans = _update_spans(trainer)
+        self._views: tuple[list, dict] = ([], {})  # the optimizer's buffers -> their slices
         self._stepped = False  # the previous step's update was applied
         self._prev_dots: dict[str, float] | None = None  # ⟨g_{t−1}, Δw_t⟩ for a full step
         self._dots_step = -1  # ...the step they are for (the next one the trainer takes)
@@ -154,7 +156,9 @@ class DoctorHook:
     def _updates(self, trainer: Trainer) -> dict[str, np.ndarray] | None:
         """w_t − w_{t−1} by parameter name: views of the optimizer's last step (no copy); zeros
         when that step was skipped; None when the optimizer did not bring the parameters here
-        (first step, rollback, resume: the doctor then measures no Δw)."""
+        (first step, rollback, resume: the doctor then measures no Δw). The optimizer hands
+        out views of the same buffers step after step: they are sliced by parameter once, and
+        again only when the buffers change (this runs twice a step at stride 1)."""
         if self._spans is None:
             return None
         steps = {key: trainer.optimizer.last_update(key) for key in trainer.optimizer.params}
@@ -162,8 +166,15 @@ class DoctorHook:
             return None
         if not self._stepped:  # skipped: the parameters are the ones that step started from
             steps = {key: np.zeros_like(step) for key, step in steps.items()}
-        return {name: steps[key].reshape(-1)[start : start + size].reshape(shape)
-                for name, (key, start, size, shape) in self._spans.items()}
+        bases = [step.base for step in steps.values()]
+        cached, views = self._views
+        if self._stepped and len(bases) == len(cached) and all(map(operator.is_, bases, cached)):
+            return views
+        views = {name: steps[key].reshape(-1)[start : start + size].reshape(shape)
+                 for name, (key, start, size, shape) in self._spans.items()}
+        if self._stepped and all(base is not None for base in bases):
+            self._views = (bases, views)
+        return views
 
     def _histogram(self, step: int) -> None:
         chosen = step in self._histogram_steps
