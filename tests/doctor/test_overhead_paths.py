@@ -4,8 +4,11 @@ engine probe wiring both. Each must tell the same story as the full path."""
 
 from __future__ import annotations
 
+import gc
 import json
 import math
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -533,3 +536,37 @@ def test_a_light_step_writes_the_trace_line_its_record_would(tmp_path):
     light = [line for line in texts[0].splitlines() if '"tensors":{}' in line]
     assert len(light) > 30 and "np.float64" not in texts[0]
     assert texts[0] == texts[1]
+
+
+_DYING_RUN = """
+import sys
+import numpy as np
+from netmedic.doctor import Doctor
+doctor = Doctor(stride=10, trace=sys.argv[1])
+w = {"W": np.ones(2)}
+for step in range(25):
+    doctor.observe(step=step, loss=1.0 / (step + 1), lr=0.1, params=w, grads=w, updates=w,
+                   prev_grad_dots={"W": -0.5}, grad_norm=2.0)
+raise RuntimeError("the user's loop dies here")
+"""
+
+
+def test_a_trace_keeps_every_line_when_the_run_dies_without_close(tmp_path):
+    """Light steps' lines are written in batches; a run that dies (an uncaught exception, no
+    close()) or a doctor that is dropped still leaves every line on disk."""
+    path = tmp_path / "run.jsonl"
+    done = subprocess.run([sys.executable, "-c", _DYING_RUN, str(path)], capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 1 and "the user's loop dies here" in done.stderr
+    steps = [json.loads(line)["step"] for line in path.read_text().splitlines()[1:]]
+    assert steps == list(range(25))
+
+    dropped = tmp_path / "dropped.jsonl"
+    doctor = Doctor(stride=10, trace=str(dropped))
+    w = {"W": np.ones(2)}
+    for step in range(25):
+        doctor.observe(step=step, loss=1.0, lr=0.1, params=w, grads=w, updates=w,
+                       prev_grad_dots={"W": -0.5}, grad_norm=2.0)
+    del doctor
+    gc.collect()
+    assert len(dropped.read_text().splitlines()) == 1 + 25

@@ -20,6 +20,7 @@ import gzip
 import io
 import json
 import math
+import weakref
 import zlib
 from collections.abc import Mapping
 from pathlib import Path
@@ -48,7 +49,19 @@ def _plain(value: Any) -> Any:
 
 
 def record_line(record: Record) -> str:
-    return json.dumps(_plain(record.to_dict()), separators=(",", ":"))
+    data = record.to_dict()
+    try:  # the usual record, every number finite: no copy to make
+        return json.dumps(data, separators=(",", ":"), allow_nan=False)
+    except ValueError:
+        return json.dumps(_plain(data), separators=(",", ":"))
+
+
+def light_line(step: int, loss: float, lr: float | None, grad_norm: float) -> str:
+    """:func:`record_line` of a step known by its loss, lr and global gradient norm alone
+    (finite floats, an int step), without making its record."""
+    lr_field = "" if lr is None else f'"lr":{float.__repr__(lr)},'
+    return (f'{{"step":{int.__repr__(step)},"loss":{float.__repr__(loss)},{lr_field}'
+            f'"grad_norm":{float.__repr__(grad_norm)},"tensors":{{}}}}\n')
 
 
 def write_jsonl(path: str | Path, records: list[Record], settings: Mapping[str, Any],
@@ -80,10 +93,14 @@ class TraceWriter:
         self.path = Path(path)
         self.jsonl = self.path.name.endswith((".jsonl", ".jsonl.gz", ".json"))
         self._count = 0
+        self._light: list[tuple] = []  # light steps whose lines are not written yet
         if self.jsonl:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._fh = _open(self.path, "wt")
             self._fh.write(json.dumps(_header(settings)) + "\n")
+            # a run that dies without close() keeps every line: written when the writer is
+            # collected or the interpreter exits
+            self._finalizer = weakref.finalize(self, _drain, self._light, self._fh, True)
         else:
             self.path.mkdir(parents=True, exist_ok=True)
             (self.path / "trace.json").write_text(json.dumps(_header(settings)) + "\n")
@@ -92,24 +109,27 @@ class TraceWriter:
     def write(self, record: Record, arrays: Mapping[str, Any]) -> None:
         if self.jsonl:
             if self._fh is not None:
+                _drain(self._light, self._fh)
                 self._fh.write(record_line(record) + "\n")
         else:
             np.savez(self.path / f"step_{self._count:07d}.npz", **_flatten(record.step, arrays))
         self._count += 1
 
     def light(self, step: int, loss: float, lr: float | None, grad_norm: float) -> None:
-        """The line of a step noted from its loss, lr and global gradient norm alone
-        (``Doctor.observe_light``: finite floats, an int step), as :func:`record_line` writes
-        it for that step's record, without making the record first."""
-        lr_field = "" if lr is None else f'"lr":{float.__repr__(lr)},'
-        self._fh.write(f'{{"step":{int.__repr__(step)},"loss":{float.__repr__(loss)},{lr_field}'
-                       f'"grad_norm":{float.__repr__(grad_norm)},"tensors":{{}}}}\n')
+        """The line of a light step (``Doctor.observe_light``: finite floats, an int step),
+        as :func:`record_line` writes it for that step's record; written with the next record's
+        line, at :meth:`flush` or :meth:`close`, every 256 steps, or when the writer goes (one
+        write of many lines, not one per training step)."""
+        self._light.append((step, loss, lr, grad_norm))
         self._count += 1
+        if len(self._light) >= _LIGHT_BATCH:
+            _drain(self._light, self._fh)
 
     def flush(self) -> None:
         """Make everything written so far readable (a gzip stream gets a sync point)."""
         if self._fh is None:
             return
+        _drain(self._light, self._fh)
         if isinstance(self._fh, io.TextIOWrapper) and isinstance(self._fh.buffer, gzip.GzipFile):
             self._fh.flush()
             self._fh.buffer.flush(zlib.Z_SYNC_FLUSH)
@@ -118,8 +138,22 @@ class TraceWriter:
 
     def close(self) -> None:
         if self._fh is not None:
+            _drain(self._light, self._fh)
+            self._finalizer.detach()
             self._fh.close()
             self._fh = None
+
+
+_LIGHT_BATCH = 256  # light lines held at most before they are written
+
+
+def _drain(light: list[tuple], fh, flush: bool = False) -> None:
+    """Write the held light lines (``flush``: and push them to the file: the writer is going)."""
+    if light and not fh.closed:
+        fh.write("".join([light_line(*step) for step in light]))
+        light.clear()
+    if flush and not fh.closed:
+        fh.flush()
 
 
 def _flatten(step: int, arrays: Mapping[str, Any]) -> dict[str, np.ndarray]:

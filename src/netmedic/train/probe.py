@@ -178,7 +178,7 @@ class DoctorHook:
 
     def _histogram(self, step: int) -> None:
         chosen = step in self._histogram_steps
-        if not chosen and self._alarm_histograms < HISTOGRAM_ALARMS and any(
+        if not chosen and self.new_findings and self._alarm_histograms < HISTOGRAM_ALARMS and any(
                 f.is_alarm for f in self.new_findings):
             self._alarm_histograms += 1
             chosen = True
