@@ -209,6 +209,7 @@ def main() -> None:
                  "b+": TrainerSide(shared, DoctorHook(out_dir=Path(out))),
                  "b10": TrainerSide(shared, doctor(10)), "c": TrainerSide(shared, doctor(1))}
         times = interleaved_blocks(sides, args.rounds, args.block)
+        sides["b+"].hook.doctor.close()
     if not args.no_torch:
         x = fit_normalizer(ds.x_train, "unit").apply(ds.x_train, np.float32)
         x, y = x.reshape(len(x), -1), ds.y_train

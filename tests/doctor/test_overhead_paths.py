@@ -570,3 +570,22 @@ def test_a_trace_keeps_every_line_when_the_run_dies_without_close(tmp_path):
     del doctor
     gc.collect()
     assert len(dropped.read_text().splitlines()) == 1 + 25
+
+
+def test_a_trace_takes_no_light_lines_after_close_and_the_values_the_record_holds(tmp_path):
+    class Loss(float):  # a float whose value, asked for as a number, is another one
+        def __float__(self):
+            return 2.0
+
+    path = tmp_path / "run.jsonl"
+    doctor = Doctor(stride=5, trace=str(path))
+    w = {"W": np.ones(2)}
+    for step in range(600):
+        if step == 12:
+            doctor.close()
+        doctor.observe(step=step, loss=Loss(1.0) if step == 7 else 1.0, lr=0.1, params=w,
+                       grads=w, updates=w, prev_grad_dots={"W": 0.0}, grad_norm=1.0)
+    lines = [json.loads(line) for line in path.read_text().splitlines()[1:]]
+    assert [line["step"] for line in lines] == list(range(12))  # closed: nothing more, no error
+    assert lines[7] == {"step": 7, "loss": 2.0, "lr": 0.1, "grad_norm": 1.0, "tensors": {}}
+    assert doctor.history.first[7].loss == 2.0

@@ -185,7 +185,8 @@ class Doctor:
         when it cannot: a full step (on the stride, a loss or norm that is not finite or jumped,
         see :meth:`wants_full`), a step whose arrays the doctor keeps for the next full one, a
         trace of raw arrays being written, numbers of other types. Then call :meth:`observe`.
-        A JSON-lines trace gets the step's line at once. The step goes
+        A JSON-lines trace gets the step's line (held, written with the next full step's; see
+        ``TraceWriter.light``). The step goes
         into ``history.pending`` and becomes a record when the history is next read: it runs
         between two passes of the training over megabytes of arrays, which leave little of the
         doctor in cache, so it touches as little as it can."""
@@ -276,8 +277,8 @@ class Doctor:
         until = n if n < monitor.stride else -(-n // monitor.stride) * monitor.stride
         if until and monitor.keeps_arrays(until - 1):
             until -= 1
-        # a trace gets every line as it happens (a run that dies keeps all it wrote): a light
-        # step's line is written by observe_light; a folder of raw arrays needs the arrays
+        # a trace gets every line, in order (a run that dies without close() keeps them all):
+        # a light step's line comes from observe_light; a folder of raw arrays needs the arrays
         self._light_until = 0 if self._trace is not None and not self._trace.jsonl else until
         ref_loss, ref_norm = self._reference  # JUMP × a huge one would be Inf: no limit at all
         self._limits = (min(JUMP * ref_loss, _LARGEST) if ref_loss > 0 else _LARGEST,

@@ -57,8 +57,8 @@ def record_line(record: Record) -> str:
 
 
 def light_line(step: int, loss: float, lr: float | None, grad_norm: float) -> str:
-    """:func:`record_line` of a step known by its loss, lr and global gradient norm alone
-    (finite floats, an int step), without making its record."""
+    """:func:`record_line` (and its newline) of a step known by its loss, lr and global gradient
+    norm alone (finite Python floats, an int step), without making its record."""
     lr_field = "" if lr is None else f'"lr":{float.__repr__(lr)},'
     return (f'{{"step":{int.__repr__(step)},"loss":{float.__repr__(loss)},{lr_field}'
             f'"grad_norm":{float.__repr__(grad_norm)},"tensors":{{}}}}\n')
@@ -117,10 +117,16 @@ class TraceWriter:
 
     def light(self, step: int, loss: float, lr: float | None, grad_norm: float) -> None:
         """The line of a light step (``Doctor.observe_light``: finite floats, an int step),
-        as :func:`record_line` writes it for that step's record; written with the next record's
-        line, at :meth:`flush` or :meth:`close`, every 256 steps, or when the writer goes (one
-        write of many lines, not one per training step)."""
-        self._light.append((step, loss, lr, grad_norm))
+        as :func:`record_line` writes it for that step's record. Held, and written in order with
+        the next record's line, at :meth:`flush` or :meth:`close`, every 256 steps, or when the
+        writer is collected or the interpreter exits (one write of many lines, not one per
+        training step; a process killed outright loses what is held, as it loses the file's
+        own buffer). Nothing after :meth:`close`."""
+        if self._fh is None:  # closed: nothing more is written
+            return
+        # as the record would hold them (a float subclass may say otherwise through __float__)
+        self._light.append((step, float(loss), None if lr is None else float(lr),
+                            float(grad_norm)))
         self._count += 1
         if len(self._light) >= _LIGHT_BATCH:
             _drain(self._light, self._fh)
@@ -138,10 +144,12 @@ class TraceWriter:
 
     def close(self) -> None:
         if self._fh is not None:
-            _drain(self._light, self._fh)
             self._finalizer.detach()
-            self._fh.close()
-            self._fh = None
+            try:
+                _drain(self._light, self._fh)
+            finally:
+                self._fh.close()
+                self._fh = None
 
 
 _LIGHT_BATCH = 256  # light lines held at most before they are written
@@ -150,8 +158,10 @@ _LIGHT_BATCH = 256  # light lines held at most before they are written
 def _drain(light: list[tuple], fh, flush: bool = False) -> None:
     """Write the held light lines (``flush``: and push them to the file: the writer is going)."""
     if light and not fh.closed:
-        fh.write("".join([light_line(*step) for step in light]))
-        light.clear()
+        try:
+            fh.write("".join([light_line(*step) for step in light]))
+        finally:  # what could not be written is not tried again at every later line
+            light.clear()
     if flush and not fh.closed:
         fh.flush()
 

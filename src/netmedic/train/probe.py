@@ -169,11 +169,11 @@ class DoctorHook:
         bases = [step.base for step in steps.values()]
         cached, views = self._views
         if self._stepped and len(bases) == len(cached) and all(map(operator.is_, bases, cached)):
-            return views
+            return dict(views)  # the caller's own dict: the cached one stays as it is
         views = {name: steps[key].reshape(-1)[start : start + size].reshape(shape)
                  for name, (key, start, size, shape) in self._spans.items()}
         if self._stepped and all(base is not None for base in bases):
-            self._views = (bases, views)
+            self._views = (bases, dict(views))
         return views
 
     def _histogram(self, step: int) -> None:
