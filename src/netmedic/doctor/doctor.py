@@ -196,7 +196,7 @@ class Doctor:
                 and -_LARGEST <= loss <= self._limits[0]
                 and 0.0 <= grad_norm <= self._limits[1]):
             return None
-        if self._trace is not None:  # a JSON-lines trace (see _light_path): its line at once
+        if self._trace is not None:  # a JSON-lines trace (see _light_path): its line, held
             if lr is not None and not -_LARGEST <= lr <= _LARGEST:
                 return None  # a non-finite lr is written as a string: the ordinary path
             self._trace.light(step, loss, lr, grad_norm)

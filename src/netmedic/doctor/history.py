@@ -184,12 +184,13 @@ class History:
         read-only arrays (copies: the rings go on turning)."""
         if self.pending:
             self.settle()
-        at = self.count % self.capacity  # the oldest sits where the next one goes
+        count = self._count
+        at = count % self.capacity  # the oldest sits where the next one goes
         out = []
         for ring in (self._ring_n, self._ring_step, self._ring_loss):
             values = np.frombuffer(ring, dtype=np.int64 if ring.typecode == "q" else np.float64)
-            if self.count <= self.capacity:
-                window = values[: self.count].copy()
+            if count <= self.capacity:
+                window = values[:count].copy()
             else:
                 window = np.concatenate((values[at:], values[:at]))
             window.flags.writeable = False

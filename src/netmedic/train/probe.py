@@ -94,7 +94,8 @@ class DoctorHook:
             self.new_findings = new
         elif not (due or doctor.wants_full(state.loss, norm)):
             # a light step all the same, which the doctor could not note in passing: it keeps
-            # the parameters and gradients (its next step is a full one) or writes a trace
+            # the parameters and gradients (its next step is a full one) or writes a trace of
+            # raw arrays
             self.new_findings = doctor.observe(step=state.step, loss=state.loss, lr=state.lr,
                                                params=trainer.params, grads=trainer.grads,
                                                grad_norm=norm)
